@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -105,21 +106,38 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
                        max_position_embeddings=t.max_position_embeddings, seed=cfg.seed,
                        eos_token_id=fmt.stop_token_ids[0], pad_token_id=tok.pad_token_id,
                        bos_token_id=tok.bos_token_id)
-    examples = [_render_episode(fmt, policy, ep) for ep in noisy if ep]
+    examples = demonstration_examples(fmt, policy, noisy, turn_windows=t.sft_turn_windows, seed=cfg.seed)
     _supervised(model, examples, epochs=t.sft_epochs, seed=cfg.seed, log=log, lr=t.sft_lr,
-                batch_tokens=t.sft_batch_tokens)
+                batch_tokens=t.sft_batch_tokens, observation_weight=t.sft_observation_weight,
+                schedule=t.sft_lr_schedule)
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.eos_token_id = fmt.stop_token_ids
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
-    (out / "agentrl_tiny.json").write_text(json.dumps({"env": cfg.env.id, "episodes": len(examples),
+    (out / "agentrl_tiny.json").write_text(json.dumps({"env": cfg.env.id, "episodes": len(noisy), "examples": len(examples),
                                                        "noise": t.sft_noise, "version": TINY_VERSION}))
     log(f"tiny model saved to {out} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters)")
     return out
 
 
+def demonstration_examples(fmt: ChatFormat, policy: Any, episodes: list[list[tuple[str, str]]], *,
+                           turn_windows: float = 0.0, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """Warm-start examples ``(token ids, loss mask)``: every episode whole, plus a share ``turn_windows`` of the
+    later turns (turn 2 onwards) each on its own -- system prompt, that observation as the first message, the
+    reply. A window is a few hundred tokens instead of a whole episode's thousand, so the model sees many more
+    pages per second of training."""
+    if not 0.0 <= turn_windows <= 1.0:
+        raise ValueError(f"turn_windows must be a share in [0, 1], got {turn_windows!r}")
+    examples = [_render_episode(fmt, policy, ep) for ep in episodes if ep]
+    windows = [turn for ep in episodes for turn in ep[1:]]
+    random.Random(seed).shuffle(windows)
+    examples += [_render_episode(fmt, policy, [w]) for w in windows[: round(turn_windows * len(windows))]]
+    return examples
+
+
 def _render_episode(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]]) -> tuple[list[int], list[int]]:
-    """Token ids and loss mask of one demonstration, built exactly like a rollout trajectory."""
+    """Token ids and loss mask of one demonstration, built exactly like a rollout trajectory (a single later
+    turn given alone becomes the first message, with the system prompt)."""
     traj: Trajectory | None = None
     for i, (obs, reply) in enumerate(turns):
         role, content = policy.message(obs, i)
@@ -134,43 +152,78 @@ def _render_episode(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]]) 
 
 
 def _supervised(model: Any, examples: list[tuple[list[int], list[int]]], *, epochs: int, seed: int,
-                log=print, lr: float = 3e-3, batch_tokens: int = 4096) -> None:
-    """Next-token training on masked (agent) tokens only."""
+                log=print, lr: float = 3e-3, batch_tokens: int = 1024, observation_weight: float = 0.0,
+                schedule: str = "constant", warmup: float = 0.05) -> None:
+    """Next-token training: agent tokens weigh 1, every other token ``observation_weight`` (0 = agent only).
+
+    A little language modelling on the env's own text (the observations) is the tiny model's stand-in for
+    pre-training: observations repeat the task (WebShop shows the instruction on every page), which teaches the
+    model to copy from its context. AdamW with a linear warm-up over ``warmup`` of the steps, then cosine decay.
+    """
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    epoch_batches = [_length_batches(examples, batch_tokens, torch.randperm(len(examples), generator=g).tolist(),
+                                     random.Random(seed + e)) for e in range(epochs)]
+    total_steps = sum(len(b) for b in epoch_batches)
+    n_warm = max(1, int(warmup * total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total_steps, n_warm, schedule))
     model.train()
-    steps_total = 0
-    for epoch in range(epochs):
-        order = torch.randperm(len(examples), generator=g).tolist()
-        batches, cur, cur_len = [], [], 0
-        for i in sorted(order, key=lambda i: len(examples[i][0])):  # length-bucketed batches
-            n = len(examples[i][0])
-            if cur and (len(cur) + 1) * max(cur_len, n) > batch_tokens:
-                batches.append(cur)
-                cur, cur_len = [], 0
-            cur.append(i)
-            cur_len = max(cur_len, n)
-        if cur:
-            batches.append(cur)
-        random.Random(seed + epoch).shuffle(batches)
+    for epoch, batches in enumerate(epoch_batches):
         total = 0.0
-        for b in batches:
+        for k, b in enumerate(batches):
             L = max(len(examples[i][0]) for i in b)
             ids = torch.zeros(len(b), L, dtype=torch.long)
-            labels = torch.full((len(b), L), -100, dtype=torch.long)
+            weight = torch.zeros(len(b), L)
             attn = torch.zeros(len(b), L, dtype=torch.long)
             for r, i in enumerate(b):
                 toks, mask = examples[i]
                 ids[r, : len(toks)] = torch.tensor(toks)
                 attn[r, : len(toks)] = 1
-                m = torch.tensor(mask, dtype=torch.bool)
-                labels[r, : len(toks)] = torch.where(m, torch.tensor(toks), torch.tensor(-100))
-            loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
+                m = torch.tensor(mask, dtype=torch.float32)
+                weight[r, : len(toks)] = m + observation_weight * (1.0 - m)
+            weight = weight[:, 1:]                  # position t predicts token t + 1
+            logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                                                   ids[:, 1:].reshape(-1), reduction="none")
+            loss = (ce * weight.reshape(-1)).sum() / weight.sum().clamp_min(1.0)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            sched.step()
             opt.zero_grad(set_to_none=True)
             total += float(loss.detach())
-            steps_total += 1
+            if len(batches) >= 200 and (k + 1) % (len(batches) // 4) == 0 and k + 1 < len(batches):
+                log(f"  warm-start epoch {epoch + 1}/{epochs}: {k + 1}/{len(batches)} batches, "
+                    f"loss {total / (k + 1):.3f}")
         log(f"  warm-start epoch {epoch + 1}/{epochs}: loss {total / max(1, len(batches)):.3f}")
     model.eval()
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
+    """The warm start's learning-rate multiplier at ``step``: 1 (``constant``), or linear warm-up over
+    ``warmup_steps`` then cosine decay to 0 at ``total_steps`` (``cosine``)."""
+    if schedule == "constant":
+        return 1.0
+    if schedule != "cosine":
+        raise ValueError(f"unknown warm-start lr schedule {schedule!r}; accepted: ['constant', 'cosine']")
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _length_batches(examples: list[tuple[list[int], list[int]]], batch_tokens: int, order: list[int],
+                    rng: random.Random) -> list[list[int]]:
+    """Length-bucketed batches of example indices (padded size <= ``batch_tokens``), in shuffled order."""
+    batches, cur, cur_len = [], [], 0
+    for i in sorted(order, key=lambda i: len(examples[i][0])):
+        n = len(examples[i][0])
+        if cur and (len(cur) + 1) * max(cur_len, n) > batch_tokens:
+            batches.append(cur)
+            cur, cur_len = [], 0
+        cur.append(i)
+        cur_len = max(cur_len, n)
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches

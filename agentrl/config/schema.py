@@ -42,6 +42,14 @@ class TinyModelConfig(Section):
     sft_epochs: int = 8
     sft_lr: float = Field(3e-3, gt=0)
     sft_batch_tokens: int = Field(1024, ge=64)
+    sft_lr_schedule: Literal["constant", "cosine"] = "constant"
+    sft_observation_weight: float = Field(
+        0.0, ge=0.0, description="loss weight of observation tokens in the warm start (language modelling on "
+                                 "the env's text teaches copying from the context); agent tokens weigh 1")
+    sft_turn_windows: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of later demonstration turns also trained on alone (system "
+                                         "prompt + that observation + reply): short, cheap examples of acting "
+                                         "on one page")
     sft_noise: float = Field(0.3, ge=0.0, le=1.0, description="share of demonstration turns made imperfect")
 
 

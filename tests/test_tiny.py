@@ -1,0 +1,83 @@
+"""The tiny model's warm start: demonstration examples, turn windows, observation loss, lr schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from agentrl.chat import ChatFormat
+from agentrl.models import tiny_qwen3
+from agentrl.tiny import _supervised, demonstration_examples, lr_factor
+from policies.react import ReActPolicy
+
+
+def test_lr_factor_constant_and_cosine():
+    assert all(lr_factor(s, 100, 10, "constant") == 1.0 for s in (0, 50, 99))
+    ramp = [lr_factor(s, 100, 10, "cosine") for s in range(10)]
+    assert ramp == sorted(ramp) and ramp[0] == pytest.approx(0.1) and ramp[-1] == pytest.approx(1.0)
+    decay = [lr_factor(s, 100, 10, "cosine") for s in range(10, 101)]
+    assert decay[0] == pytest.approx(1.0) and decay[-1] == pytest.approx(0.0, abs=1e-9)
+    assert all(a >= b for a, b in zip(decay, decay[1:]))
+    assert lr_factor(55, 100, 10, "cosine") == pytest.approx(0.5)   # half-way through the decay
+    with pytest.raises(ValueError, match="'linear'.*constant.*cosine"):
+        lr_factor(0, 10, 1, "linear")
+
+
+EPISODES = [
+    [("Find a red mug.", "search[red mug]"), ("Results: 1 red mug", "click[1]"), ("Item: red mug", "click[buy now]")],
+    [("Find a blue pen.", "search[blue pen]"), ("Results: 1 blue pen", "click[1]"), ("Item: blue pen", "click[buy now]")],
+]
+
+
+def _text(tok, ids):
+    return tok.decode(ids, skip_special_tokens=False)
+
+
+def test_demonstration_examples_add_later_turns_alone(bpe_tokenizer):
+    fmt, policy = ChatFormat(bpe_tokenizer, chat_template="tiny"), ReActPolicy()
+    whole = demonstration_examples(fmt, policy, EPISODES)
+    assert len(whole) == 2
+    ids, mask = whole[0]
+    assert "Observation: Results: 1 red mug" in _text(bpe_tokenizer, ids)   # later turns in context, prefixed
+    with_all = demonstration_examples(fmt, policy, EPISODES, turn_windows=1.0, seed=3)
+    assert with_all[:2] == whole and len(with_all) == 2 + 4      # two later turns per episode
+    windows = {_text(bpe_tokenizer, ids) for ids, _ in with_all[2:]}
+    assert len(windows) == 4
+    for ids, mask in with_all[2:]:
+        text = _text(bpe_tokenizer, ids)
+        assert text.count(policy.system()) == 1 and "Find a" not in text        # one page, not the episode
+        assert "Observation:" not in text                                       # shown as a first message
+        agent = _text(bpe_tokenizer, [i for i, m in zip(ids, mask) if m])
+        assert agent.startswith(("click[1]", "click[buy now]")) and agent.count("click[") == 1
+    assert len(demonstration_examples(fmt, policy, EPISODES, turn_windows=0.5, seed=3)) == 2 + 2
+    with pytest.raises(ValueError, match="turn_windows.*1.5"):
+        demonstration_examples(fmt, policy, EPISODES, turn_windows=1.5)
+
+
+def _observation_loss(model, ids, mask) -> float:
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1]
+    ce = torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:]), reduction="none")
+    obs = 1.0 - torch.tensor(mask[1:], dtype=torch.float32)
+    return float((ce * obs).sum() / obs.sum())
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_observation_weight_trains_the_page_tokens(bpe_tokenizer, schedule):
+    fmt, policy = ChatFormat(bpe_tokenizer, chat_template="tiny"), ReActPolicy()
+    examples = demonstration_examples(fmt, policy, EPISODES)
+
+    def trained(weight: float):
+        model = tiny_qwen3(len(bpe_tokenizer), hidden_size=32, num_layers=2, intermediate_size=64, seed=0)
+        _supervised(model, examples, epochs=60, seed=0, lr=1e-2, observation_weight=weight, schedule=schedule,
+                    log=lambda _: None)
+        return model
+
+    start = tiny_qwen3(len(bpe_tokenizer), hidden_size=32, num_layers=2, intermediate_size=64, seed=0)
+    ids, mask = examples[0]
+    before = _observation_loss(start, ids, mask)
+    agent_only, with_pages = _observation_loss(trained(0.0), ids, mask), _observation_loss(trained(1.0), ids, mask)
+    assert math.isfinite(before) and with_pages < 0.7 * before
+    assert with_pages < 0.7 * agent_only     # the observation loss is what taught the pages
