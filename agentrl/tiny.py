@@ -4,7 +4,7 @@ Three steps, all local:
 
 1. a byte-level BPE tokenizer trained on the env's own text (observations, oracle actions, system prompt),
    with agentrl's ``tiny`` chat template;
-2. a randomly initialised Qwen3-architecture causal LM of a few million parameters;
+2. a randomly initialised Qwen3-architecture causal LM of about a million parameters (the defaults);
 3. a short supervised pass on the env's ``oracle_action()`` demonstrations, rendered by the policy exactly as
    rollouts are (same chat format, same token deltas), with a share ``sft_noise`` of demonstration turns made
    imperfect on purpose so that RL has room to improve.
@@ -114,8 +114,9 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
     model.generation_config.eos_token_id = fmt.stop_token_ids
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
-    (out / "agentrl_tiny.json").write_text(json.dumps({"env": cfg.env.id, "episodes": len(noisy), "examples": len(examples),
-                                                       "noise": t.sft_noise, "version": TINY_VERSION}))
+    (out / "agentrl_tiny.json").write_text(json.dumps({"env": cfg.env.id, "episodes": len(noisy),
+                                                       "examples": len(examples), "noise": t.sft_noise,
+                                                       "version": TINY_VERSION}))
     log(f"tiny model saved to {out} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters)")
     return out
 
@@ -158,7 +159,8 @@ def _supervised(model: Any, examples: list[tuple[list[int], list[int]]], *, epoc
 
     A little language modelling on the env's own text (the observations) is the tiny model's stand-in for
     pre-training: observations repeat the task (WebShop shows the instruction on every page), which teaches the
-    model to copy from its context. AdamW with a linear warm-up over ``warmup`` of the steps, then cosine decay.
+    model to copy from its context. AdamW at a constant ``lr``, or (``schedule="cosine"``) a linear warm-up
+    over ``warmup`` of the steps, then cosine decay to 0 (see :func:`lr_factor`).
     """
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)

@@ -26,8 +26,10 @@ def test_lr_factor_constant_and_cosine():
 
 
 EPISODES = [
-    [("Find a red mug.", "search[red mug]"), ("Results: 1 red mug", "click[1]"), ("Item: red mug", "click[buy now]")],
-    [("Find a blue pen.", "search[blue pen]"), ("Results: 1 blue pen", "click[1]"), ("Item: blue pen", "click[buy now]")],
+    [("Find a red mug.", "search[red mug]"), ("Results: 1 red mug", "click[1]"),
+     ("Item: red mug", "click[buy now]")],
+    [("Find a blue pen.", "search[blue pen]"), ("Results: 1 blue pen", "click[1]"),
+     ("Item: blue pen", "click[buy now]")],
 ]
 
 
