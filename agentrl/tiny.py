@@ -111,13 +111,12 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
                        eos_token_id=fmt.stop_token_ids[0], pad_token_id=tok.pad_token_id,
                        bos_token_id=tok.bos_token_id)
     if t.copy_steps:
-        log(f"  copy phase: {t.copy_steps} steps of synthetic copy sequences")
-        copy_pretrain(model, range(max(tok.all_special_ids) + 1, len(tok)), steps=t.copy_steps, lr=t.copy_lr,
-                      seed=cfg.seed, log=log)
+        _copy_phase(cfg, model, range(max(tok.all_special_ids) + 1, len(tok)), log=log)
     examples = demonstration_examples(fmt, policy, noisy, turn_windows=t.sft_turn_windows, seed=cfg.seed)
     if t.sft_first_turns:
-        firsts = oracle_demonstrations(env, policy, all_tasks, t.sft_noise, cfg.seed + 2, max_turns=1)
-        examples += demonstration_examples(fmt, policy, firsts) * t.sft_first_turns
+        leading = oracle_demonstrations(env, policy, all_tasks, t.sft_noise, cfg.seed + 2,
+                                        max_turns=t.sft_leading_turns)
+        examples += [_render_episode(fmt, policy, [turn]) for ep in leading for turn in ep] * t.sft_first_turns
     _supervised(model, examples, epochs=t.sft_epochs, seed=cfg.seed, log=log, lr=t.sft_lr,
                 batch_tokens=t.sft_batch_tokens, observation_weight=t.sft_observation_weight,
                 schedule=t.sft_lr_schedule)
@@ -130,6 +129,28 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
                                                        "version": TINY_VERSION}))
     log(f"tiny model saved to {out} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters)")
     return out
+
+
+def _copy_phase(cfg: Config, model: Any, vocab: range, *, log=print) -> None:
+    """Run :func:`copy_pretrain` on ``model``, or load its result from the cache: the copy phase depends only
+    on the vocabulary's size, the model's shape, the seed and the copy settings (not on the env's text), so a
+    rebuild that changes only the warm start's demonstrations skips it (~6 min on 2 CPU cores)."""
+    t = cfg.model.tiny
+    shape = {k: v for k, v in t.model_dump(mode="json").items() if not k.startswith("sft_")}
+    key = json.dumps({"v": TINY_VERSION, "vocab": [vocab.start, vocab.stop], "shape": shape, "seed": cfg.seed},
+                     sort_keys=True)
+    path = (Path(cfg.model.cache_dir).expanduser() / "tiny" / "copy-phase"
+            / f"{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt")
+    if path.exists():
+        log(f"  copy phase: cached ({path})")
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return
+    log(f"  copy phase: {t.copy_steps} steps of synthetic copy sequences")
+    copy_pretrain(model, vocab, steps=t.copy_steps, lr=t.copy_lr, seed=cfg.seed, log=log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
 
 
 def copy_sequences(vocab: range, rows: int, length: int, gen: torch.Generator

@@ -115,3 +115,39 @@ def test_copy_pretrain_is_seeded_and_trains(bpe_tokenizer):
         assert not model.training
         runs.append(losses)
     assert runs[0] == runs[1]
+
+
+def test_build_tiny_leading_turns_and_cached_copy_phase(tmp_path):
+    """`sft_leading_turns` adds each of the first k turns of every train task alone; the copy phase is cached
+    and reused by a rebuild that changes only the warm start's demonstrations."""
+    import json
+
+    from agentrl.config.compose import load_config
+    from agentrl.registry import make
+    from agentrl.tiny import build_tiny
+
+    def build(*extra: str) -> tuple[dict, list[str]]:
+        cfg = load_config(["env=guess", "env.kwargs.high=16", "env.kwargs.max_turns=4",
+                           f"model.cache_dir={tmp_path}", "model.tiny.sft_episodes=4", "model.tiny.sft_epochs=1",
+                           "model.tiny.hidden_size=32", "model.tiny.num_layers=1", "model.tiny.intermediate_size=64",
+                           "model.tiny.vocab_size=300", "model.tiny.sft_noise=0", "model.tiny.copy_steps=2",
+                           "model.tiny.sft_first_turns=1", *extra])
+        logs: list[str] = []
+        out = build_tiny(cfg, log=logs.append)
+        return json.loads((out / "agentrl_tiny.json").read_text()), logs
+
+    one, logs_one = build("model.tiny.sft_leading_turns=1")
+    two, logs_two = build("model.tiny.sft_leading_turns=2")
+    env = make("guess", high=16, max_turns=4)
+    with_second_turn = 0
+    for task in env.task_ids("train"):
+        env.reset(options={"task_id": task})
+        env.step(env.oracle_action())
+        with_second_turn += not env.done
+    assert with_second_turn > 0
+    assert two["examples"] - one["examples"] == with_second_turn
+    assert any("copy phase: 2 steps" in line for line in logs_one)
+    assert any("copy phase: cached" in line for line in logs_two)        # same shape and seed: not trained again
+    assert len(list((tmp_path / "tiny" / "copy-phase").glob("*.pt"))) == 1
+    _, logs_wider = build("model.tiny.sft_leading_turns=2", "model.tiny.hidden_size=48")
+    assert any("copy phase: 2 steps" in line for line in logs_wider)     # another shape: its own copy phase

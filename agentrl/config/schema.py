@@ -54,6 +54,10 @@ class TinyModelConfig(Section):
                                                       "(first observation -> first oracle action): short "
                                                       "examples of acting on the task itself, e.g. WebShop's "
                                                       "search that copies the instruction")
+    sft_leading_turns: int = Field(1, ge=1, description="how many leading turns of every train task the "
+                                                         "first-turn passes cover, each turn alone (system "
+                                                         "prompt + that observation + the oracle's reply): "
+                                                         "e.g. 3 on WebShop adds the option clicks")
     sft_noise: float = Field(0.3, ge=0.0, le=1.0, description="share of demonstration turns made imperfect")
     copy_steps: int = Field(0, ge=0, description="steps on synthetic copy sequences before the warm start (the "
                                                  "tiny model's stand-in for pre-training: it learns to copy "
