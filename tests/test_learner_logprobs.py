@@ -137,7 +137,7 @@ def test_teacher_kl_with_shared_prefix_cache_equals_naive(model, fmt, share, bud
 class SameContextPolicy(Policy):
     """A 'teacher' whose system prompt ignores the reference: its context equals the student's."""
 
-    def system(self, reference=None):
+    def system(self, reference=None, verified=True):
         return self.system_prompt
 
 

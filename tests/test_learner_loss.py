@@ -75,7 +75,7 @@ def reference(base_model, fmt, policy, cfg, groups):
         if p.sc:
             with torch.no_grad():
                 model.eval()
-                t_ids = teacher_input_ids(fmt, policy, t, p.reference)
+                t_ids = teacher_input_ids(fmt, policy, t, p.reference, verified=p.verified)
                 shift = len(t_ids) - len(t.token_ids)
                 lt = model(input_ids=torch.tensor([t_ids])).logits[0, [i - 1 + shift for i in pos]]
                 lt = lt.float().log_softmax(-1)

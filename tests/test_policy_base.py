@@ -16,11 +16,16 @@ def test_parse_action_strips_think_blocks():
     assert Policy().parse_action("<think>\nhmm 12?\n</think>\n\n guess[12] ") == "guess[12]"
 
 
-def test_render_reference_lists_actions_and_observations(bpe_tokenizer):
-    fmt = ChatFormat(bpe_tokenizer, chat_template="tiny")
-    t = Trajectory.start(fmt, "test-1", "Find the number.", system="SYS")
-    turn = t.add_generation([5], [0.0], text="guess[16]")
-    turn.action, turn.observation = "guess[16]", "16 is wrong; higher."
-    text = Policy().render_reference(t)
-    assert text.splitlines() == ["Task: Find the number.", "Step 1 action: guess[16]",
+def test_render_reference_lists_replies_and_observations_and_marks_a_cut():
+    text = Policy().render_reference("Find the number.", [("guess[16]", "16 is wrong; higher.")])
+    assert text.splitlines() == ["Task: Find the number.", "Step 1 reply: guess[16]",
                                  "Step 1 observation: 16 is wrong; higher."]
+    cut = Policy().render_reference("T", [("guess[5]", None)], omitted=3)
+    assert cut.splitlines() == ["T".join(["Task: ", ""]), "[... 3 earlier steps omitted ...]", "Step 4 reply: guess[5]"]
+
+
+def test_unverified_reference_gets_its_own_guide():
+    p = Policy(system_prompt="SYS")
+    unverified = p.system("REF", verified=False)
+    assert p.guide_unverified in unverified and p.guide not in unverified
+    assert "verified solution" not in unverified.replace("not verified", "")

@@ -88,6 +88,19 @@ class SCConfig(Section):
     min_correct: int = Field(2, ge=1, description="groups need this many correct rollouts to use a τ")
     solve_none: bool = True
     guide: str = "A verified solution to this task follows; use it as a hint.\n\n"
+    guide_unverified: str = Field(
+        "An earlier attempt at this task follows; it was not verified and may be wrong.\n\n",
+        description="guide for the solve-none reference o_r, which is not a verified solution (paper silent)")
+    tau_render: Literal["trajectory", "actions"] = Field(
+        "trajectory", description="what the teacher sees of τ: every agent turn decoded from its sampled ids "
+                                  "with the env's observations (the paper), or only the parsed actions (ablation)")
+    tau_max_tokens: int | None = Field(
+        1024, ge=16, description="longest rendered τ in tokens: a longer one keeps the task and the last turns "
+                                 "and marks the cut; null for no limit")
+    c_scope: Literal["micro_batch", "step"] = Field(
+        "micro_batch", description="c = P<percentile> of D over the micro-batch's active tokens (the paper) or "
+                                   "over the whole step's (the same on every rank, independent of "
+                                   "micro_batch_tokens; costs a no-gradient pass first)")
     chunk_tokens: int = Field(512, ge=1, description="tokens per chunk when projecting to the vocabulary")
     share_prefix_cache: bool = True
     diversity_c: Literal["group", "batch"] = Field(

@@ -84,7 +84,8 @@ class RolloutPlan:
     Attributes:
         traj: the rollout.
         advantage: its (final) advantage; solve-none rollouts get theirs from :func:`diversity_advantages`.
-        reference: τ, the verified trajectory in the teacher's system prompt; ``None`` for plain rollouts.
+        reference: τ, the trajectory in the teacher's system prompt; ``None`` for plain rollouts.
+        verified: τ is a verified (correct) rollout; ``False`` for the solve-none reference o_r.
         sc: the loss is weighted by f(D) (else by 1).
         excluded: the solve-none reference o_r itself: weight 0 (counted in the denominators, never forwarded).
     """
@@ -92,6 +93,7 @@ class RolloutPlan:
     traj: Trajectory
     advantage: float = 0.0
     reference: Trajectory | None = None
+    verified: bool = True
     sc: bool = False
     excluded: bool = False
 
@@ -135,7 +137,7 @@ def route_group(group: list[Trajectory], cfg: AlgoConfig, rng: np.random.Generat
                 if i == r:
                     p.excluded = True
                 else:
-                    p.reference, p.sc = valid[r], True
+                    p.reference, p.sc, p.verified = valid[r], True, False
             return GroupPlan("solve_none", 0, plans, reference_index=r)
         return GroupPlan("no_correct", 0, plans)
     if not sc:

@@ -95,3 +95,12 @@ def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     return get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def all_gather_cat(t: torch.Tensor) -> torch.Tensor:
+    """The 1-D CPU tensors ``t`` of every rank, concatenated in rank order (``t`` itself on one process)."""
+    if not is_distributed():
+        return t
+    parts: list = [None] * world_size()
+    dist.all_gather_object(parts, t.cpu())
+    return torch.cat(parts)

@@ -29,10 +29,11 @@ from agentrl.chat import ChatFormat
 from agentrl.config.schema import AlgoConfig
 from agentrl.env import rng_for
 from agentrl.learner import distributed as dist_utils
-from agentrl.learner.advantages import (ROUTES, GroupPlan, RolloutPlan, diversity_advantages, is_informative,
-                                        percentile_c, route_group, sc_enabled)
+from agentrl.learner.advantages import (ROUTES, GroupPlan, RolloutPlan, diversity_advantages, f_weight,
+                                        is_informative, percentile_c, route_group, sc_enabled)
 from agentrl.learner.logprobs import TokenScorer, TokenScores
 from agentrl.learner.loss import policy_loss, row_scales, sc_token_weights, truncated_is
+from agentrl.learner.reference import TeacherPrompt
 from agentrl.learner.batching import pack_by_tokens, pad_right
 from agentrl.learner.teacher import TeacherJob, agent_positions, teacher_hidden_states
 from agentrl.trajectory import Trajectory
@@ -77,9 +78,10 @@ class Learner:
         if cfg.kl_coef > 0:
             raise ValueError(f"algo.kl_coef={cfg.kl_coef}: a KL-to-reference penalty is not implemented "
                              "(ALGORITHM.md uses none); set algo.kl_coef=0")
-        if "guide" in cfg.sc.model_fields_set:  # an explicit algo.sc.guide overrides the policy's own
-            policy = copy.copy(policy)
-            policy.guide = cfg.sc.guide
+        for key in ("guide", "guide_unverified"):  # an explicit algo.sc.guide* overrides the policy's own
+            if key in cfg.sc.model_fields_set:
+                policy = copy.copy(policy)
+                setattr(policy, key, getattr(cfg.sc, key))
         self.cfg, self.fmt, self.policy, self.seed = cfg, fmt, policy, seed
         self.sc = sc_enabled(cfg)
         if device is None:
@@ -226,7 +228,9 @@ class Learner:
         Failed rollouts (``traj.error`` set) are left out. Metrics: ``loss``, ``grad_norm``, ``pg_clipfrac``,
         ``entropy`` (mean over trained agent tokens), ``route/<case>`` (share of groups per routing case),
         ``groups/kept|dropped``, ``rollouts/failed``, ``reward/mean``, ``tokens/agent|forward``,
-        ``teacher/prefixes|tokens``; with self-conditioning ``sc/D_p25|p50|p75|p95`` (this rank's active
+        ``teacher/prefixes|tokens``; with self-conditioning ``teacher/tau_tokens`` (mean τ length in tokens),
+        ``teacher/tau_cut`` (share of references cut to ``sc.tau_max_tokens``), ``teacher/tau_cut_tokens``
+        (share of τ tokens cut away), ``sc/D_p25|p50|p75|p95`` (this rank's active
         tokens), ``sc/weight_mean`` (mean f(D)), ``sc/c_mean``, ``sc/active_tokens``; ``time/teacher_s``,
         ``time/step_s``. Rollouts whose loss is exactly zero (plain ones with advantage 0, the solve-none
         reference) are not run through the model.
@@ -255,24 +259,41 @@ class Learner:
         teacher: dict[int, torch.Tensor] = {}
         t_stats = {"forwards": 0, "prefixes": 0, "tokens": 0}
         if sc_plans:
+            prompt = TeacherPrompt(self.fmt, self.policy, cfg.sc.tau_render, cfg.sc.tau_max_tokens)
             with self._eval():
                 hidden, t_stats = teacher_hidden_states(
-                    self.scorer, self.fmt, self.policy, [TeacherJob(p.traj, p.reference) for p in sc_plans],
+                    self.scorer, prompt, None, [TeacherJob(p.traj, p.reference, p.verified) for p in sc_plans],
                     token_budget=cfg.micro_batch_tokens, share_prefix_cache=cfg.sc.share_prefix_cache,
                     device=self.device, autocast=self._autocast, sync=self._sync)
             teacher = {id(p): h for p, h in zip(sc_plans, hidden)}
         elif self.sc:
             self._pad_forwards(self._sync(0))
         m.update({"teacher/prefixes": float(t_stats["prefixes"]), "teacher/tokens": float(t_stats["tokens"])})
+        if self.sc:
+            m.update({f"teacher/{k}": float(t_stats.get(k, 0.0)) for k in ("tau_tokens", "tau_cut",
+                                                                            "tau_cut_tokens")})
 
-        # 3. solve-none advantages (and π_old when several updates share this batch)
+        # 3. solve-none advantages (and π_old when several updates share this batch). D is fixed for the step
+        # -- taken once, here, with the step's starting weights for teacher and student -- when several
+        # updates share the batch (so every D of a rollout comes from one parameter version) or c is taken
+        # over the whole step; else it is computed in the (only) update's forward, from the same weights.
+        fixed_d = self.sc and (cfg.updates_per_batch > 1 or cfg.sc.c_scope == "step")
         need = [p for gp in plans if gp.route == "solve_none" for p in gp.rollouts if not p.excluded]
+        if fixed_d:
+            seen = {id(p) for p in need}
+            need += [p for p in sc_plans if id(p) not in seen]
         if cfg.updates_per_batch > 1:
             need = [p for p in rollouts if not p.excluded]
         need = [p for p in need if p.traj.num_agent_tokens > 0]
         scored = self._score(need, teacher) if (self.sc or cfg.updates_per_batch > 1) else {}
         self._solve_none_advantages(plans, scored)
         old = {k: s.logp for k, s in scored.items()} if cfg.updates_per_batch > 1 else None
+        d_fixed = {id(p): scored[id(p)].kl for p in sc_plans} if fixed_d else None
+        step_c = None
+        if self.sc and cfg.sc.c_scope == "step":
+            d_step = dist_utils.all_gather_cat(torch.cat([d_fixed[id(p)] for p in sc_plans]).cpu()
+                                               if sc_plans else torch.zeros(0))
+            step_c = percentile_c(d_step, cfg.sc.percentile, cfg.sc.c_min)
         m["time/teacher_s"] = time.perf_counter() - t0
 
         # 4. updates
@@ -281,7 +302,7 @@ class Learner:
         acc = Counter()
         d_all, w_all, cs = [], [], []
         for part in parts:
-            self._update(part, teacher, old, acc, d_all, w_all, cs)
+            self._update(part, teacher, old, acc, d_all, w_all, cs, d_fixed, step_c)
         tok = max(acc["tokens"], 1.0)
         m.update({"loss": acc["loss"], "grad_norm": acc["grad_norm"] / u, "pg_clipfrac": acc["clipped"] / tok,
                   "entropy": acc["entropy"] / tok, "tokens/agent": acc["agent_tokens"],
@@ -315,8 +336,12 @@ class Learner:
                 p.advantage = a
 
     def _update(self, part: list[RolloutPlan], teacher: dict[int, torch.Tensor],
-                old: dict[int, torch.Tensor] | None, acc: Counter, d_all: list, w_all: list, cs: list) -> None:
-        """One optimizer step on the rollouts ``part`` (micro-batched, gradients accumulated)."""
+                old: dict[int, torch.Tensor] | None, acc: Counter, d_all: list, w_all: list, cs: list,
+                d_fixed: dict[int, torch.Tensor] | None = None, step_c: float | None = None) -> None:
+        """One optimizer step on the rollouts ``part`` (micro-batched, gradients accumulated).
+
+        ``d_fixed`` holds D per self-conditioned rollout when it was taken before the updates (then the
+        forward computes no KL); ``step_c`` is c over the whole step (``sc.c_scope=step``)."""
         cfg, ws = self.cfg, dist_utils.world_size()
         num_seqs, num_tokens = dist_utils.all_sum(
             [float(len(part)), float(sum(p.traj.num_agent_tokens for p in part))], self.device)
@@ -327,16 +352,24 @@ class Learner:
         loss_sum = 0.0
         for batch in batches:
             mb = [train[i] for i in batch]
-            x, kw, lengths = self._batch(mb, teacher if self.sc else None)
+            x, kw, lengths = self._batch(mb, teacher if self.sc and d_fixed is None else None)
             with self._autocast():
                 s = self.scorer(x, **kw)
+            kl = s.kl
+            if d_fixed is not None:
+                kl = torch.cat([d_fixed[id(p)] if p.sc else torch.zeros(n) for p, n in zip(mb, lengths)])
+                kl = kl.to(self.device)
             adv = torch.cat([torch.full((n,), p.advantage) for p, n in zip(mb, lengths)]).to(self.device)
             active = torch.cat([torch.full((n,), p.sc, dtype=torch.bool) for p, n in zip(mb, lengths)])
             active = active.to(self.device)
-            weights = torch.ones_like(s.kl)
+            weights = torch.ones_like(kl)
             if active.any():
-                weights, c = sc_token_weights(s.kl, active, percentile=cfg.sc.percentile, c_min=cfg.sc.c_min)
-                d_all.append(s.kl[active].detach().cpu())
+                if step_c is not None:
+                    c = step_c
+                    weights[active] = f_weight(kl[active], c)
+                else:
+                    weights, c = sc_token_weights(kl, active, percentile=cfg.sc.percentile, c_min=cfg.sc.c_min)
+                d_all.append(kl[active].detach().cpu())
                 w_all.append(weights[active].detach().cpu())
                 cs.append(c)
             old_logp = (torch.cat([old[id(p)] for p in mb]).to(self.device) if old is not None

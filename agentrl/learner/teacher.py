@@ -1,7 +1,7 @@
 """The self-conditioned teacher: inputs with τ in the system prompt, and its hidden states at agent tokens.
 
-Teacher input = ``fmt.system_ids(policy.system(reference=policy.render_reference(τ)))`` followed by the
-rollout's own tokens after its system prompt. Its *prefix* (teacher system + the task prompt) is the same for
+Teacher input = the teacher's system message (base prompt + guide + τ rendered as the model wrote it, see
+:mod:`agentrl.learner.reference`) followed by the rollout's own tokens after its system prompt. Its *prefix* (teacher system + the task prompt) is the same for
 every rollout that uses the same τ, so it is run once and its KV cache is copied into a batch of rollout
 suffixes. Only the final hidden states at agent-token positions are kept (``[agent tokens, H]``, small); the
 chunked head turns them into teacher distributions later (:mod:`agentrl.learner.logprobs`).
@@ -17,18 +17,23 @@ import torch
 
 from agentrl.chat import ChatFormat
 from agentrl.learner.batching import pack_by_tokens, pad_right
+from agentrl.learner.reference import TauRender, TeacherPrompt
 from agentrl.trajectory import Trajectory
 from policies.base import Policy
 
 
-def teacher_system_ids(fmt: ChatFormat, policy: Policy, reference: Trajectory) -> list[int]:
-    """Token ids of the teacher's system message: base prompt + guide + the rendered verified trajectory."""
-    return fmt.system_ids(policy.system(reference=policy.render_reference(reference)))
+def teacher_system_ids(fmt: ChatFormat, policy: Policy, reference: Trajectory, *, verified: bool = True,
+                       tau_render: TauRender = "trajectory", tau_max_tokens: int | None = None) -> list[int]:
+    """Token ids of the teacher's system message: base prompt + guide + the rendered reference τ."""
+    return TeacherPrompt(fmt, policy, tau_render, tau_max_tokens).system_ids(reference, verified)
 
 
-def teacher_input_ids(fmt: ChatFormat, policy: Policy, traj: Trajectory, reference: Trajectory) -> list[int]:
+def teacher_input_ids(fmt: ChatFormat, policy: Policy, traj: Trajectory, reference: Trajectory, *,
+                      verified: bool = True, tau_render: TauRender = "trajectory",
+                      tau_max_tokens: int | None = None) -> list[int]:
     """The whole teacher sequence: teacher system ids + the rollout's tokens after its own system prompt."""
-    return teacher_system_ids(fmt, policy, reference) + traj.token_ids[traj.system_len:]
+    return teacher_system_ids(fmt, policy, reference, verified=verified, tau_render=tau_render,
+                              tau_max_tokens=tau_max_tokens) + traj.token_ids[traj.system_len:]
 
 
 def agent_positions(traj: Trajectory) -> list[int]:
@@ -38,10 +43,12 @@ def agent_positions(traj: Trajectory) -> list[int]:
 
 @dataclass
 class TeacherJob:
-    """One rollout whose teacher hidden states are wanted, conditioned on ``reference``."""
+    """One rollout whose teacher hidden states are wanted, conditioned on ``reference`` (a verified solution,
+    or with ``verified=False`` an unverified one: SC-GRPO's solve-none o_r)."""
 
     traj: Trajectory
     reference: Trajectory
+    verified: bool = True
 
 
 def _repeat_cache(cache, n: int):
@@ -64,16 +71,14 @@ class _Call:
     prefix: tuple[int, ...] = ()                      # the teacher prefix (system with τ + task) it belongs to
 
 
-def plan_teacher(fmt: ChatFormat, policy: Policy, jobs: Sequence[TeacherJob], *, token_budget: int,
+def plan_teacher(prompt: TeacherPrompt, jobs: Sequence[TeacherJob], *, token_budget: int,
                  share_prefix_cache: bool = True) -> list[_Call]:
     """The teacher forwards for ``jobs``, in order (known before any runs, so ranks can agree on a count)."""
     calls: list[_Call] = []
     by_prefix: dict[tuple[int, ...], list[int]] = {}
-    sys_ids: dict[int, list[int]] = {}
     for j, job in enumerate(jobs):
-        if id(job.reference) not in sys_ids:
-            sys_ids[id(job.reference)] = teacher_system_ids(fmt, policy, job.reference)
-        prefix = tuple(sys_ids[id(job.reference)] + job.traj.token_ids[job.traj.system_len:job.traj.prompt_len])
+        sys_ids = prompt.system_ids(job.reference, job.verified)
+        prefix = tuple(sys_ids + job.traj.token_ids[job.traj.system_len:job.traj.prompt_len])
         by_prefix.setdefault(prefix, []).append(j)
     for prefix, members in by_prefix.items():
         trajs = [jobs[j].traj for j in members]
@@ -95,15 +100,17 @@ def plan_teacher(fmt: ChatFormat, policy: Policy, jobs: Sequence[TeacherJob], *,
 
 
 @torch.no_grad()
-def teacher_hidden_states(scorer: torch.nn.Module, fmt: ChatFormat, policy: Policy, jobs: Sequence[TeacherJob],
-                          *, token_budget: int, share_prefix_cache: bool = True,
+def teacher_hidden_states(scorer: torch.nn.Module, fmt: ChatFormat | TeacherPrompt, policy: Policy | None,
+                          jobs: Sequence[TeacherJob], *, token_budget: int, share_prefix_cache: bool = True,
                           device: torch.device | None = None,
                           autocast: Callable[[], object] | None = None,
                           sync: Callable[[int], int] | None = None) -> tuple[list[torch.Tensor], dict]:
     """Teacher final hidden states at the positions that predict each job's agent tokens.
 
     Returns one ``[agent tokens, H]`` tensor per job (in job order) and counters: ``forwards`` (calls of the
-    scorer), ``prefixes`` (distinct teacher prefixes), ``tokens`` (teacher tokens run).
+    scorer), ``prefixes`` (distinct teacher prefixes), ``tokens`` (teacher tokens run), and what the teacher
+    saw (:meth:`TeacherPrompt.stats`). ``fmt`` may be a :class:`TeacherPrompt` (then ``policy`` is ``None``):
+    it sets how τ is rendered and cut; a plain ``(fmt, policy)`` renders the whole trajectory.
 
     With ``share_prefix_cache`` the prefix minus its last token runs once per distinct prefix and its KV
     cache is repeated for batches of suffixes (the last prompt token + the rollout after the prompt). Without
@@ -112,11 +119,12 @@ def teacher_hidden_states(scorer: torch.nn.Module, fmt: ChatFormat, policy: Poli
     """
     device = device or next(scorer.parameters()).device
     ctx = autocast or _nullcontext
-    calls = plan_teacher(fmt, policy, jobs, token_budget=token_budget, share_prefix_cache=share_prefix_cache)
+    prompt = fmt if isinstance(fmt, TeacherPrompt) else TeacherPrompt(fmt, policy)
+    calls = plan_teacher(prompt, jobs, token_budget=token_budget, share_prefix_cache=share_prefix_cache)
     target = sync(len(calls)) if sync is not None else len(calls)
     out: list[torch.Tensor | None] = [None] * len(jobs)
     caches: dict[tuple[int, ...], object] = {}
-    stats = {"forwards": len(calls), "prefixes": len({c.prefix for c in calls}), "tokens": 0}
+    stats = {"forwards": len(calls), "prefixes": len({c.prefix for c in calls}), "tokens": 0, **prompt.stats()}
     for call in calls:
         x = pad_right(call.ids, device)
         stats["tokens"] += sum(len(s) for s in call.ids)
