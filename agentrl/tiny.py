@@ -10,7 +10,13 @@ Three steps, all local:
    from the context (a query, an option value), which demonstrations alone do not teach in the time allowed;
 4. a short supervised pass on the env's ``oracle_action()`` demonstrations, rendered by the policy exactly as
    rollouts are (same chat format, same token deltas), with a share ``sft_noise`` of demonstration turns made
-   imperfect on purpose so that RL has room to improve.
+   imperfect on purpose so that RL has room to improve;
+5. optionally (``sft_reference``), the same demonstrations in the *self-teacher's* format -- a system prompt
+   holding the guide and a rendered trajectory of the same task, exactly as SC-GRPO's teacher sees it -- so the
+   model learns to read a hint in its context, as a pretrained LLM already can: under the verified guide the
+   reference is a clean demonstration and the reply follows it; under the unverified guide (the solve-none
+   reference) it is an imperfect one, shown with the env's real verdict, and the reply is the clean one.
+   Without this, conditioning on τ scrambles the model's distribution and D is large on every token.
 
 The result is saved in standard transformers format (safetensors + tokenizer files) under
 ``<cache_dir>/tiny/<env>-<hash>/``, so SGLang or vLLM could serve it, and reused on the next run.
@@ -23,6 +29,7 @@ import json
 import math
 import random
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +39,30 @@ from agentrl.chat import ChatFormat, builtin_template
 from agentrl.config.schema import Config
 from agentrl.trajectory import Trajectory
 
-TINY_VERSION = 3  # bump when the recipe changes so stale caches are rebuilt
+TINY_VERSION = 4  # bump when the recipe changes so stale caches are rebuilt
+
+
+def _teacher_format(cfg: Config) -> dict[str, Any] | None:
+    """What shapes the teacher-format examples (guides, τ rendering), or ``None`` when there are none."""
+    if not cfg.model.tiny.sft_reference:
+        return None
+    sc = cfg.algo.sc
+    return {k: getattr(sc, k) if k in sc.model_fields_set else None
+            for k in ("guide", "guide_unverified")} | {"tau_render": sc.tau_render,
+                                                       "tau_max_tokens": sc.tau_max_tokens}
+
+
+def warm_start_seed(cfg: Config) -> int:
+    """The seed of the tiny model's build: ``model.tiny.seed``, else the run's ``seed`` (so RL seeds can share
+    one fixed warm start)."""
+    return cfg.model.tiny.seed if cfg.model.tiny.seed is not None else cfg.seed
 
 
 def tiny_model_dir(cfg: Config) -> Path:
     """Where the tiny model for ``cfg`` is (or will be) cached: a hash of everything that shapes it."""
     key = json.dumps({"v": TINY_VERSION, "env": cfg.env.model_dump(mode="json"),
-                      "tiny": cfg.model.tiny.model_dump(mode="json"), "seed": cfg.seed}, sort_keys=True)
+                      "tiny": cfg.model.tiny.model_dump(mode="json"), "seed": warm_start_seed(cfg),
+                      "teacher": _teacher_format(cfg)}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(cfg.model.cache_dir).expanduser() / "tiny" / f"{cfg.env.id}-{digest}"
 
@@ -56,12 +80,13 @@ def _perturb(action: str, rng: random.Random) -> str:
 
 
 def oracle_demonstrations(env: Any, policy: Any, task_ids: list[str], noise: float, seed: int,
-                          max_turns: int | None = None) -> list[list[tuple[str, str]]]:
+                          max_turns: int | None = None, final: list | None = None) -> list[list[tuple[str, str]]]:
     """Per episode, the list of (observation message, reply) pairs of an oracle run with ``noise`` (at most
     ``max_turns`` of them).
 
     A perturbed turn's reply is what the demo shows; the env then answers that (possibly wrong) action, so
-    demonstrations stay consistent episodes.
+    demonstrations stay consistent episodes. ``final``, if given, receives per episode the env's answer to the
+    last reply and whether the episode succeeded.
     """
     rng = random.Random(seed)
     episodes = []
@@ -76,8 +101,10 @@ def oracle_demonstrations(env: Any, policy: Any, task_ids: list[str], noise: flo
                 action = _perturb(action, rng)
             reply = policy.format_action(action) if hasattr(policy, "format_action") else action
             turns.append((obs, reply))
-            obs, *_ = env.step(policy.parse_action(reply))
+            obs, _, _, _, info = env.step(policy.parse_action(reply))
         episodes.append(turns)
+        if final is not None:
+            final.append((obs, bool(env.done and info.get("success", False)) if turns else False))
     return episodes
 
 
@@ -91,15 +118,15 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
     from agentrl.registry import make
     from policies import make as make_policy
 
-    t = cfg.model.tiny
+    t, seed = cfg.model.tiny, warm_start_seed(cfg)
     env = make(cfg.env.id, **cfg.env.kwargs)
     policy = make_policy(cfg.env.policy, env=env, **cfg.env.policy_kwargs)
     all_tasks = list(env.task_ids(cfg.env.train_split))
-    random.Random(cfg.seed).shuffle(all_tasks)
+    random.Random(seed).shuffle(all_tasks)
     tasks = all_tasks[: t.sft_episodes]
     log(f"building the tiny model for env={cfg.env.id}: {len(tasks)} oracle episodes, noise {t.sft_noise}")
-    clean = oracle_demonstrations(env, policy, tasks, 0.0, cfg.seed)
-    noisy = oracle_demonstrations(env, policy, tasks, t.sft_noise, cfg.seed + 1)
+    clean = oracle_demonstrations(env, policy, tasks, 0.0, seed)
+    noisy = oracle_demonstrations(env, policy, tasks, t.sft_noise, seed + 1)
 
     corpus = [policy.system()] + [m for ep in clean for pair in ep for m in pair]
     tok = train_bpe_tokenizer(corpus * 2, vocab_size=t.vocab_size, chat_template=builtin_template("tiny"),
@@ -107,17 +134,20 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
     fmt = ChatFormat(tok, name="tiny")
     model = tiny_qwen3(len(tok), hidden_size=t.hidden_size, num_layers=t.num_layers, num_heads=t.num_heads,
                        num_kv_heads=t.num_kv_heads, intermediate_size=t.intermediate_size,
-                       max_position_embeddings=t.max_position_embeddings, seed=cfg.seed,
+                       max_position_embeddings=t.max_position_embeddings, seed=seed,
                        eos_token_id=fmt.stop_token_ids[0], pad_token_id=tok.pad_token_id,
                        bos_token_id=tok.bos_token_id)
     if t.copy_steps:
         _copy_phase(cfg, model, range(max(tok.all_special_ids) + 1, len(tok)), log=log)
-    examples = demonstration_examples(fmt, policy, noisy, turn_windows=t.sft_turn_windows, seed=cfg.seed)
+    examples = demonstration_examples(fmt, policy, noisy, turn_windows=t.sft_turn_windows, seed=seed)
+    if t.sft_reference:
+        examples += reference_examples(env, policy, fmt, tasks[: round(t.sft_reference * len(tasks))],
+                                       cfg=cfg, seed=seed + 3)
     if t.sft_first_turns:
-        leading = oracle_demonstrations(env, policy, all_tasks, t.sft_noise, cfg.seed + 2,
+        leading = oracle_demonstrations(env, policy, all_tasks, t.sft_noise, seed + 2,
                                         max_turns=t.sft_leading_turns)
         examples += [_render_episode(fmt, policy, [turn]) for ep in leading for turn in ep] * t.sft_first_turns
-    _supervised(model, examples, epochs=t.sft_epochs, seed=cfg.seed, log=log, lr=t.sft_lr,
+    _supervised(model, examples, epochs=t.sft_epochs, seed=seed, log=log, lr=t.sft_lr,
                 batch_tokens=t.sft_batch_tokens, observation_weight=t.sft_observation_weight,
                 schedule=t.sft_lr_schedule)
     out.mkdir(parents=True, exist_ok=True)
@@ -135,9 +165,10 @@ def _copy_phase(cfg: Config, model: Any, vocab: range, *, log=print) -> None:
     """Run :func:`copy_pretrain` on ``model``, or load its result from the cache: the copy phase depends only
     on the vocabulary's size, the model's shape, the seed and the copy settings (not on the env's text), so a
     rebuild that changes only the warm start's demonstrations skips it (~6 min on 2 CPU cores)."""
-    t = cfg.model.tiny
-    shape = {k: v for k, v in t.model_dump(mode="json").items() if not k.startswith("sft_")}
-    key = json.dumps({"v": TINY_VERSION, "vocab": [vocab.start, vocab.stop], "shape": shape, "seed": cfg.seed},
+    t, seed = cfg.model.tiny, warm_start_seed(cfg)
+    shape = {k: v for k, v in t.model_dump(mode="json").items() if not k.startswith("sft_") and k != "seed"}
+    key = json.dumps({"v": TINY_VERSION, "vocab": [vocab.start, vocab.stop], "shape": shape,
+                      "seed": warm_start_seed(cfg)},
                      sort_keys=True)
     path = (Path(cfg.model.cache_dir).expanduser() / "tiny" / "copy-phase"
             / f"{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt")
@@ -146,7 +177,7 @@ def _copy_phase(cfg: Config, model: Any, vocab: range, *, log=print) -> None:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return
     log(f"  copy phase: {t.copy_steps} steps of synthetic copy sequences")
-    copy_pretrain(model, vocab, steps=t.copy_steps, lr=t.copy_lr, seed=cfg.seed, log=log)
+    copy_pretrain(model, vocab, steps=t.copy_steps, lr=t.copy_lr, seed=seed, log=log)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(model.state_dict(), tmp)
@@ -187,12 +218,13 @@ def copy_pretrain(model: Any, vocab: range, *, steps: int, lr: float = 1e-3, see
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / 50))
     model.train()
-    losses = []
+    losses, t0 = [], time.perf_counter()
     for step in range(steps):
         ids, weight = copy_sequences(vocab, rows, length, gen)
         losses.append(_train_step(model, opt, sched, ids, weight))
         if (step + 1) % 100 == 0 or step + 1 == steps:
-            log(f"  copy phase: step {step + 1}/{steps}, loss {sum(losses[-100:]) / len(losses[-100:]):.3f}")
+            log(f"  copy phase: step {step + 1}/{steps}, loss {sum(losses[-100:]) / len(losses[-100:]):.3f}"
+                f"{_eta(t0, step + 1, steps)}")
     model.eval()
     return losses
 
@@ -212,9 +244,56 @@ def demonstration_examples(fmt: ChatFormat, policy: Any, episodes: list[list[tup
     return examples
 
 
-def _render_episode(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]]) -> tuple[list[int], list[int]]:
+def reference_examples(env: Any, policy: Any, fmt: ChatFormat, task_ids: list[str], *, cfg: Config, seed: int
+                       ) -> list[tuple[list[int], list[int]]]:
+    """Warm-start examples in the self-teacher's format, two per task (see the module docstring, step 5).
+
+    The system prompt is built exactly as the learner builds the teacher's (:class:`TeacherPrompt`: the
+    policy's guides, or ``algo.sc.guide*`` when set, and τ rendered and cut by ``algo.sc.tau_*``); the task
+    and the replies follow as in a rollout.
+    """
+    from agentrl.learner.reference import TeacherPrompt, teacher_policy
+
+    sc = cfg.algo.sc
+    prompt = TeacherPrompt(fmt, teacher_policy(policy, sc), sc.tau_render, sc.tau_max_tokens)
+    clean_final: list = []
+    noisy_final: list = []
+    clean = oracle_demonstrations(env, policy, task_ids, 0.0, seed, final=clean_final)
+    noisy = oracle_demonstrations(env, policy, task_ids, 1.0, seed + 1, final=noisy_final)  # o_r: wrong
+    examples = []
+    for c, (c_obs, _), n, (n_obs, _) in zip(clean, clean_final, noisy, noisy_final):
+        if not c:
+            continue
+        for ref, ref_obs, verified in ((c, c_obs, True), (n, n_obs, False)):
+            reference = _demo_trajectory(fmt, policy, ref, ref_obs)
+            examples.append(_render_episode(fmt, policy, c, system_ids=prompt.system_ids(reference, verified)))
+    return examples
+
+
+def _demo_trajectory(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]], final_obs: str | None
+                     ) -> Trajectory:
+    """A demonstration as a finished trajectory (replies as generated tokens, the env's answers recorded)."""
+    traj: Trajectory | None = None
+    for i, (obs, reply) in enumerate(turns):
+        role, content = policy.message(obs, i)
+        if traj is None:
+            traj = Trajectory.start(fmt, "demo", content, system=policy.system())
+        else:
+            traj.turns[-1].observation = obs
+            traj.add_message(fmt, content, role)
+        ids = fmt.encode(reply) + fmt.stop_token_ids[:1]
+        traj.add_generation(ids, [0.0] * len(ids), text=reply).action = policy.parse_action(reply)
+    assert traj is not None
+    traj.turns[-1].observation = final_obs
+    traj.close_turn(fmt)
+    return traj
+
+
+def _render_episode(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]], *,
+                    system_ids: list[int] | None = None) -> tuple[list[int], list[int]]:
     """Token ids and loss mask of one demonstration, built exactly like a rollout trajectory (a single later
-    turn given alone becomes the first message, with the system prompt)."""
+    turn given alone becomes the first message, with the system prompt). ``system_ids`` replaces the rendered
+    system prompt (a teacher's, with a reference), as the learner swaps it."""
     traj: Trajectory | None = None
     for i, (obs, reply) in enumerate(turns):
         role, content = policy.message(obs, i)
@@ -225,6 +304,9 @@ def _render_episode(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]]) 
         ids = fmt.encode(reply) + fmt.stop_token_ids[:1]
         traj.add_generation(ids, [0.0] * len(ids))
     assert traj is not None
+    if system_ids is not None:
+        return (system_ids + traj.token_ids[traj.system_len:],
+                [0] * len(system_ids) + traj.loss_mask[traj.system_len:])
     return traj.token_ids, traj.loss_mask
 
 
@@ -246,6 +328,7 @@ def _supervised(model: Any, examples: list[tuple[list[int], list[int]]], *, epoc
     n_warm = max(1, int(warmup * total_steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total_steps, n_warm, schedule))
     model.train()
+    t0, done = time.perf_counter(), 0
     for epoch, batches in enumerate(epoch_batches):
         total = 0.0
         for k, b in enumerate(batches):
@@ -260,11 +343,24 @@ def _supervised(model: Any, examples: list[tuple[list[int], list[int]]], *, epoc
                 m = torch.tensor(mask, dtype=torch.float32)
                 weight[r, : len(toks)] = m + observation_weight * (1.0 - m)
             total += _train_step(model, opt, sched, ids, weight, attn)
+            done += 1
             if len(batches) >= 200 and (k + 1) % (len(batches) // 4) == 0 and k + 1 < len(batches):
-                log(f"  warm-start epoch {epoch + 1}/{epochs}: {k + 1}/{len(batches)} batches, "
-                    f"loss {total / (k + 1):.3f}")
-        log(f"  warm-start epoch {epoch + 1}/{epochs}: loss {total / max(1, len(batches)):.3f}")
+                log(f"  warm-start epoch {epoch + 1}/{epochs}: {k + 1}/{len(batches)}, "
+                    f"loss {total / (k + 1):.3f}{_eta(t0, done, total_steps)}")
+        log(f"  warm-start epoch {epoch + 1}/{epochs}: loss {total / max(1, len(batches)):.3f}"
+            f"{_eta(t0, done, total_steps)}")
     model.eval()
+
+
+def _eta(t0: float, done: int, total: int) -> str:
+    """``" [42s, ~1m10s left]"`` from the time since ``t0`` and the share of steps done."""
+    elapsed = time.perf_counter() - t0
+    left = elapsed / max(done, 1) * (total - done)
+    return f" [{_secs(elapsed)}" + (f", ~{_secs(left)} left]" if done < total else "]")
+
+
+def _secs(s: float) -> str:
+    return f"{s:.0f}s" if s < 90 else f"{int(s // 60)}m{int(s % 60):02d}s"
 
 
 def _train_step(model: Any, opt: torch.optim.Optimizer, sched: Any, ids: torch.Tensor, weight: torch.Tensor,

@@ -59,10 +59,17 @@ class TinyModelConfig(Section):
                                                          "prompt + that observation + the oracle's reply): "
                                                          "e.g. 3 on WebShop adds the option clicks")
     sft_noise: float = Field(0.3, ge=0.0, le=1.0, description="share of demonstration turns made imperfect")
+    sft_reference: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of the demonstration tasks also shown in the self-teacher's "
+                                         "format (guide + a demonstration of the same task in the system "
+                                         "prompt, two examples per task: verified and unverified), so the "
+                                         "model learns to read a hint as SC-GRPO's teacher needs")
     copy_steps: int = Field(0, ge=0, description="steps on synthetic copy sequences before the warm start (the "
                                                  "tiny model's stand-in for pre-training: it learns to copy "
                                                  "from its context); ~600 on the default shape")
     copy_lr: float = Field(1e-3, gt=0)
+    seed: int | None = Field(None, description="seed of the warm start (default: the run's seed); fix it to "
+                                               "train several RL seeds from one warm start")
 
 
 class ModelConfig(Section):

@@ -17,7 +17,6 @@ Order of work in a step (ALGORITHM.md):
 from __future__ import annotations
 
 import contextlib
-import copy
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +32,7 @@ from agentrl.learner.advantages import (ROUTES, GroupPlan, RolloutPlan, diversit
                                         is_informative, percentile_c, route_group, sc_enabled)
 from agentrl.learner.logprobs import TokenScorer, TokenScores
 from agentrl.learner.loss import policy_loss, row_scales, sc_token_weights, truncated_is
-from agentrl.learner.reference import TeacherPrompt
+from agentrl.learner.reference import TeacherPrompt, teacher_policy
 from agentrl.learner.batching import pack_by_tokens, pad_right
 from agentrl.learner.teacher import TeacherJob, agent_positions, teacher_hidden_states
 from agentrl.trajectory import Trajectory
@@ -78,10 +77,7 @@ class Learner:
         if cfg.kl_coef > 0:
             raise ValueError(f"algo.kl_coef={cfg.kl_coef}: a KL-to-reference penalty is not implemented "
                              "(ALGORITHM.md uses none); set algo.kl_coef=0")
-        for key in ("guide", "guide_unverified"):  # an explicit algo.sc.guide* overrides the policy's own
-            if key in cfg.sc.model_fields_set:
-                policy = copy.copy(policy)
-                setattr(policy, key, getattr(cfg.sc, key))
+        policy = teacher_policy(policy, cfg.sc)  # an explicit algo.sc.guide* overrides the policy's own
         self.cfg, self.fmt, self.policy, self.seed = cfg, fmt, policy, seed
         self.sc = sc_enabled(cfg)
         if device is None:

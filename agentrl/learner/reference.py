@@ -92,6 +92,17 @@ def render_tau(fmt: ChatFormat, policy: Policy, traj: Trajectory, *, mode: TauRe
     raise AssertionError("unreachable")
 
 
+def teacher_policy(policy: Policy, sc: object) -> Policy:
+    """``policy`` with the guides that ``algo.sc`` sets explicitly (``guide``, ``guide_unverified``)."""
+    import copy
+
+    for key in ("guide", "guide_unverified"):
+        if key in getattr(sc, "model_fields_set", ()):
+            policy = copy.copy(policy)
+            setattr(policy, key, getattr(sc, key))
+    return policy
+
+
 @dataclass
 class TeacherPrompt:
     """Builds (and caches, for one learner step) the teacher's system ids for each reference.
