@@ -255,6 +255,7 @@ def test_the_last_step_is_saved_once(tiny_cache, tmp_path, monkeypatch):
     assert len(written) == 2 and written[0] == written[1]  # the final save found step 2 intact: not rewritten
 
 
+@pytest.mark.slow
 def test_a_second_trainer_on_a_run_dir_fails_at_once_naming_the_first(tiny_cache, tmp_path):
     args = _overrides(tiny_cache, tmp_path, "trainer.steps=100", "trainer.save_every=0", "trainer.eval_every=0",
                       "run_name=busy")
@@ -312,3 +313,67 @@ def test_user_errors_at_start_are_one_line_and_leave_no_run_directory(tiny_cache
     assert "sglang.launch_server" in err[-1]
     with pytest.raises(Exception, match="does not exist"):  # --debug shows the traceback
         _cli(_overrides(tiny_cache, tmp_path, "trainer.steps=2", "model=/nonexistent/path", "--debug"))
+
+
+def _start_server(model_dir: Path, port: int) -> subprocess.Popen:
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "agentrl.serve", f"model={model_dir}", f"port={port}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up() -> bool:
+        assert proc.poll() is None, "the server exited"
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).status == 200
+        except OSError:
+            return False
+    _wait_for(up, 240)
+    return proc
+
+
+@pytest.mark.slow
+def test_a_server_dying_mid_run_ends_it_saved_and_resumable(tiny_cache, tmp_path, capsys):
+    import threading
+
+    from agentrl.config import load_config
+    from agentrl.trainer import Trainer
+
+    warm = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=0", "run_name=warm4"))
+    model_dir = latest_checkpoint(warm)
+    port = _free_port()
+    args = ["rollout=sglang", *_overrides(tiny_cache, tmp_path, "trainer.save_every=0", "trainer.eval_every=0",
+                                          f"model.path={model_dir}", f"rollout.urls=[http://127.0.0.1:{port}]",
+                                          "rollout.max_context_tokens=1024", "rollout.max_retries=1",
+                                          "rollout.retry_backoff_s=0.01", "run_name=srv")]
+    run_dir = tmp_path / "srv"
+    server = _start_server(model_dir, port)
+
+    def kill_after_step_2() -> None:
+        try:
+            _wait_for(lambda: (run_dir / "metrics.jsonl").exists() and len(_rows(run_dir)) >= 2, 240)
+        finally:
+            server.kill()
+    killer = threading.Thread(target=kill_after_step_2)
+    killer.start()
+    try:
+        code = Trainer(load_config(args + ["trainer.steps=30"])).train()
+    finally:
+        killer.join()
+        server.wait()
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert f"error: no inference server answers at http://127.0.0.1:{port}" in err and "Traceback" not in err
+    done = [r["step"] for r in _rows(run_dir)]
+    assert done == list(range(1, len(done) + 1)) and len(done) >= 2
+    assert latest_checkpoint(run_dir).name == f"step_{done[-1]:07d}"  # the last completed step is saved
+    assert "trainer.resume=true" in err and "run_name=srv" in err and "resume with: python -m agentrl.run" in err
+
+    server = _start_server(model_dir, port)  # the restarted server serves the old weights; resume syncs its own
+    try:
+        code = Trainer(load_config(args + [f"trainer.steps={done[-1] + 2}", "trainer.resume=true"])).train()
+    finally:
+        server.kill()
+        server.wait()
+    assert code == 0
+    assert [r["step"] for r in _rows(run_dir)] == list(range(1, done[-1] + 3))
+    assert all(r["failed"] == 0 for r in _rows(run_dir))
