@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, latest_checkpoint, rng_state,
+from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, rng_state,
                                 save_checkpoint, set_rng_state)
 from agentrl.components import build_components
 from agentrl.config.compose import to_yaml
@@ -38,7 +38,7 @@ def resolve_run_dir(cfg: Config) -> Path:
         return root / cfg.run_name
     prefix = f"{cfg.env.id}-{cfg.algo.name}-"
     if cfg.trainer.resume:
-        runs = sorted((p for p in root.glob(prefix + "*") if latest_checkpoint(p)), key=lambda p: p.stat().st_mtime)
+        runs = sorted((p for p in root.glob(prefix + "*") if has_checkpoints(p)), key=lambda p: p.stat().st_mtime)
         if runs:
             return runs[-1]
     return root / (prefix + time.strftime("%Y%m%d-%H%M%S"))
@@ -82,10 +82,11 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = resolve_run_dir(cfg)
         created = not self.run_dir.exists()
+        self._lock = RunLock(self.run_dir).acquire()  # first: a busy run dir is named as such
         if not cfg.trainer.resume and has_checkpoints(self.run_dir):
+            self._lock.release()
             raise FileExistsError(f"run directory {self.run_dir} already holds checkpoints; pass resume=true to "
                                   "continue it or another run_name to start a new run")
-        self._lock = RunLock(self.run_dir).acquire()
         try:
             self._setup(cfg)
         except BaseException:  # a run that never started leaves no directory behind
