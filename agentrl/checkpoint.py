@@ -1,20 +1,32 @@
 """Checkpoints: model (transformers format, safetensors), optimizer, RNG states, step and data position.
 
-A checkpoint is written to a temporary directory and renamed into place, and ``latest`` is replaced
-atomically afterwards, so a run killed at any moment (SIGKILL included) leaves the previous complete
-checkpoint usable and loses at most the steps since it.
+A checkpoint is written to a hidden temporary directory, every file is fsynced, and the directory is renamed
+into place; only then does ``latest`` move (itself written, fsynced and renamed). So a checkpoint is visible
+only when complete, and a run killed at any moment (SIGKILL included) leaves the previous one usable.
+
+On resume, :func:`find_resume_checkpoint` verifies the newest checkpoint (each safetensors header against
+its file size, ``trainer_state.pt`` loaded) and falls back to the newest intact one with a warning naming
+what was broken; when checkpoints exist but none is intact it raises :class:`CheckpointError` naming them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import shutil
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from agentrl.errors import CheckpointError
+
+_STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
 def rng_state() -> dict[str, Any]:
@@ -26,6 +38,7 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
@@ -33,43 +46,178 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def step_dirs(run_dir: Path) -> list[Path]:
+    """The run's ``checkpoints/step_<n>`` directories, newest step first (complete or not)."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def has_checkpoints(run_dir: Path) -> bool:
+    """Whether the run directory holds any checkpoint (intact or not) or a ``latest`` pointer."""
+    return bool(step_dirs(run_dir)) or (Path(run_dir) / "checkpoints" / "latest").is_file()
+
+
 def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, optimizer: Any,
                     trainer_state: dict[str, Any], keep: int = 2, rng: dict[str, Any] | None = None) -> Path:
-    """Write ``checkpoints/step_<step>`` atomically, point ``latest`` at it, keep the newest ``keep``."""
-    ckpt_root = run_dir / "checkpoints"
+    """Write ``checkpoints/step_<step>`` (complete before visible), point ``latest`` at it, keep the newest ``keep``.
+
+    A step already saved intact is not written again (``latest`` is pointed at it); a broken directory of the
+    same step is moved aside before the new one takes its name, so no complete checkpoint is ever deleted
+    before its replacement is in place.
+    """
+    ckpt_root = Path(run_dir) / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"step_{step:07d}"
+    if final.is_dir() and check_checkpoint(final) is None:
+        _point_latest(ckpt_root, final)
+        return final
+    for stale in ckpt_root.glob(".tmp_step_*"):  # left by a save that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = ckpt_root / f".tmp_step_{step:07d}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     torch.save({"step": step, "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "rng": rng or rng_state(), **trainer_state}, tmp / "trainer_state.pt")
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            _fsync_file(f)
     _fsync_dir(tmp)
-    shutil.rmtree(final, ignore_errors=True)
+    broken = None
+    if final.exists():
+        broken = ckpt_root / f".broken_step_{step:07d}"
+        shutil.rmtree(broken, ignore_errors=True)
+        os.replace(final, broken)
     os.replace(tmp, final)
-    latest_tmp = ckpt_root / ".latest.tmp"
-    latest_tmp.write_text(final.name)
-    os.replace(latest_tmp, ckpt_root / "latest")
     _fsync_dir(ckpt_root)
-    for old in sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    _point_latest(ckpt_root, final)
+    if broken is not None:
+        shutil.rmtree(broken, ignore_errors=True)
+    for old in step_dirs(run_dir)[max(keep, 1):]:
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def _point_latest(ckpt_root: Path, target: Path) -> None:
+    latest_tmp = ckpt_root / ".latest.tmp"
+    with open(latest_tmp, "w") as f:
+        f.write(target.name)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(latest_tmp, ckpt_root / "latest")
+    _fsync_dir(ckpt_root)
+
+
+def check_safetensors(path: Path) -> str | None:
+    """None when ``path`` is a whole safetensors file (header parses, tensors end at the file's end), else why not."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return f"{path.name} is truncated ({size} bytes, no header)"
+            n = int.from_bytes(head, "little")
+            if n > size - 8:
+                return f"{path.name} is truncated (header of {n} bytes, file of {size})"
+            header = json.loads(f.read(n))
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        return f"{path.name} is unreadable ({type(e).__name__}: {e})"
+    if not isinstance(header, dict):
+        return f"{path.name} has a malformed header"
+    ends = [int(v["data_offsets"][1]) for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v]
+    expected = 8 + n + max(ends, default=0)
+    if expected != size:
+        return f"{path.name} is truncated ({size} of {expected} bytes)"
+    return None
+
+
+def check_checkpoint(ckpt: Path, *, load_state: bool = False) -> str | None:
+    """None when ``ckpt`` looks complete, else what is broken (names the file).
+
+    Checks ``config.json``, every ``*.safetensors`` (see :func:`check_safetensors`) and ``trainer_state.pt``
+    (a whole zip archive; with ``load_state`` it is also loaded).
+    """
+    if not (ckpt / "config.json").is_file():
+        return "config.json is missing"
+    weights = sorted(ckpt.glob("*.safetensors"))
+    if not weights:
+        return "no *.safetensors model file"
+    index = ckpt / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text())["weight_map"].values())
+        except (OSError, ValueError, KeyError, AttributeError) as e:
+            return f"{index.name} is unreadable ({type(e).__name__})"
+        missing = sorted(s for s in shards if not (ckpt / s).is_file())
+        if missing:
+            return f"{missing[0]} is missing (named in {index.name})"
+    for w in weights:
+        if (problem := check_safetensors(w)) is not None:
+            return problem
+    state = ckpt / "trainer_state.pt"
+    if not state.is_file():
+        return "trainer_state.pt is missing"
+    try:
+        with zipfile.ZipFile(state) as z:
+            z.namelist()
+    except (OSError, zipfile.BadZipFile) as e:
+        return f"trainer_state.pt is truncated or corrupt ({e})"
+    if load_state:
+        try:
+            s = load_trainer_state(ckpt)
+            int(s["step"]), int(s["data_pos"]), s["rng"]  # noqa: B018 - what resume needs
+        except Exception as e:  # noqa: BLE001 - any failure to load means this checkpoint is not usable
+            return f"trainer_state.pt cannot be loaded ({type(e).__name__}: {e})"
+    return None
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint of a run, or None."""
-    pointer = run_dir / "checkpoints" / "latest"
-    if not pointer.is_file():
-        return None
-    path = run_dir / "checkpoints" / pointer.read_text().strip()
-    return path if (path / "trainer_state.pt").is_file() else None
+    """The newest checkpoint of a run whose files are complete (cheap check, nothing loaded), or None."""
+    for ckpt in step_dirs(run_dir):
+        if check_checkpoint(ckpt) is None:
+            return ckpt
+    return None
+
+
+def find_resume_checkpoint(run_dir: Path, warn: Callable[[str], None]) -> tuple[Path, dict[str, Any]] | None:
+    """The newest intact checkpoint and its trainer state, verified; None when the run has no checkpoint.
+
+    Broken newer ones are reported through ``warn`` (what is broken, which one is used instead). Raises
+    :class:`CheckpointError` naming every broken file when checkpoints exist but none is intact.
+    """
+    root = Path(run_dir) / "checkpoints"
+    broken: list[str] = []
+    pointer = root / "latest"
+    if pointer.is_file():
+        name = pointer.read_text().strip()
+        if not (root / name).is_dir():
+            broken.append(f"{root / 'latest'} names {name}, which does not exist")
+    for ckpt in step_dirs(run_dir):
+        problem = check_checkpoint(ckpt, load_state=True)
+        if problem is None:
+            if broken:
+                warn(f"warning: {'; '.join(broken)}; resuming from {ckpt}")
+            return ckpt, load_trainer_state(ckpt)
+        broken.append(f"{ckpt}: {problem}")
+    if broken:
+        raise CheckpointError(f"no intact checkpoint to resume in {root}: {'; '.join(broken)}. Remove the broken "
+                              "checkpoint(s) to start over, or pass another run_name")
+    return None
 
 
 def load_trainer_state(ckpt: Path) -> dict[str, Any]:
     """The optimizer/RNG/step state saved beside the model (trusted: written by this run)."""
     return torch.load(ckpt / "trainer_state.pt", weights_only=False)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,32 +1,50 @@
-"""Shared command-line handling of ``python -m agentrl.run`` / ``agentrl.eval``: overrides, errors, flags."""
+"""Shared command-line handling of ``python -m agentrl.run`` / ``agentrl.eval``: overrides, errors, flags.
+
+Errors that are the user's to fix (a bad config value, a missing file, a server that does not answer, a run
+directory in use) print one line and exit 2 (3 for a server that died mid-run is the trainer's own code);
+``--debug`` or ``AGENTRL_DEBUG=1`` shows their traceback too.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 from agentrl.config import Config, ConfigError, load_config, to_yaml
+from agentrl.errors import UserError
 from agentrl.registry import UnknownEnvError
 
-USAGE = """usage: python -m agentrl.{prog} [--print-config] [group=option ...] [dotted.key=value ...]
+USAGE = """usage: python -m agentrl.{prog} [--print-config] [--debug] [group=option ...] [dotted.key=value ...]
 
   group options:   env=<name> algo=<grpo|dapo|sc_grpo> model=<name|path> rollout=<local|sglang|vllm>
   values:          trainer.steps=10 algo.lr=1e-5 rollout.urls=[http://127.0.0.1:30000]
   --print-config   print the resolved config and exit without running
+  --debug          show the traceback of errors that are normally one line (also: AGENTRL_DEBUG=1)
 """
+
+#: what is reported as one line: the user's to fix, not a bug in agentrl
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, UnknownEnvError, UserError, FileNotFoundError,
+                                                NotADirectoryError, FileExistsError)
+
+
+def debug_enabled(argv: list[str]) -> bool:
+    """``--debug`` on the command line or ``AGENTRL_DEBUG`` set to something other than ``0``/empty."""
+    return "--debug" in argv or os.environ.get("AGENTRL_DEBUG", "") not in ("", "0")
 
 
 def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None = None) -> int:
-    """Parse ``argv``, validate the config, then run ``job(cfg)``; config errors exit 2 with a message."""
+    """Parse ``argv``, validate the config, then run ``job(cfg)``; user errors exit 2 with a one-line message."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
         print(USAGE.format(prog=prog))
         return 0
     print_only = "--print-config" in argv
-    argv = [a for a in argv if a != "--print-config"]
+    debug = debug_enabled(argv)
+    argv = [a for a in argv if a not in ("--print-config", "--debug")]
     unknown_flags = [a for a in argv if a.startswith("-")]
     if unknown_flags:
-        print(f"error: unknown flag(s) {unknown_flags}; accepted: --print-config, --help", file=sys.stderr)
+        print(f"error: unknown flag(s) {unknown_flags}; accepted: --print-config, --debug, --help", file=sys.stderr)
         return 2
     try:
         cfg = load_config(argv)
@@ -38,6 +56,15 @@ def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None 
         return 0
     try:
         return int(job(cfg) or 0)
-    except (ConfigError, UnknownEnvError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except USER_ERRORS as e:
+        if debug:
+            raise
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    if isinstance(e, KeyError) and e.args:  # UnknownEnvError is a KeyError: str() would add quotes
+        text = str(e.args[0])
+    return " ".join(text.split())

@@ -1,14 +1,18 @@
 """The training loop: sample tasks → roll out groups → advantages and SC weights → update → sync → log.
 
 Evaluation every ``trainer.eval_every`` steps (and once before the first update, so the warm start's score is
-on record), checkpoints every ``trainer.save_every`` steps and at the end, ``resume=true`` to continue, Ctrl-C
-or SIGTERM to save and stop.
+on record), checkpoints every ``trainer.save_every`` steps and at the end, ``resume=true`` to continue (from the
+newest intact checkpoint), Ctrl-C or SIGTERM to save and stop. One trainer per run directory (a lock). Server
+backends are probed before the first evaluation; a server that dies mid-run ends the run with the last
+completed step saved and the resume command printed (exit code 3).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import shlex
+import shutil
 import signal
 import sys
 import time
@@ -16,11 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentrl.checkpoint import latest_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
+from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, rng_state,
+                                save_checkpoint, set_rng_state)
 from agentrl.components import build_components
 from agentrl.config.compose import to_yaml
 from agentrl.config.schema import Config
+from agentrl.errors import ServerUnavailable
 from agentrl.metrics_log import MetricsLog
+from agentrl.run_lock import RunLock
 from agentrl.trajectory import Trajectory
 
 
@@ -31,7 +38,7 @@ def resolve_run_dir(cfg: Config) -> Path:
         return root / cfg.run_name
     prefix = f"{cfg.env.id}-{cfg.algo.name}-"
     if cfg.trainer.resume:
-        runs = sorted((p for p in root.glob(prefix + "*") if latest_checkpoint(p)), key=lambda p: p.stat().st_mtime)
+        runs = sorted((p for p in root.glob(prefix + "*") if has_checkpoints(p)), key=lambda p: p.stat().st_mtime)
         if runs:
             return runs[-1]
     return root / (prefix + time.strftime("%Y%m%d-%H%M%S"))
@@ -48,6 +55,22 @@ def group_stats(groups: list[list[Trajectory]]) -> dict[str, float]:
             "turns": sum(len(t.turns) for t in ok) / n}
 
 
+class ServerDied(ServerUnavailable):
+    """The inference server stopped answering during a run; ``row`` is a completed step not yet logged."""
+
+    def __init__(self, message: str, row: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.row = row
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that continues this run (the command line it was started with, plus resume)."""
+    argv = sys.argv[1:] if Path(sys.argv[0]).name in ("run.py", "agentrl-run") else []
+    keep = [a for a in argv if not a.startswith(("trainer.resume=", "run_name=", "trainer.output_dir="))]
+    return shlex.join(["python", "-m", "agentrl.run", *keep, "trainer.resume=true", f"run_name={run_dir.name}",
+                       f"trainer.output_dir={run_dir.parent}"])
+
+
 class Trainer:
     """One training run (see module docstring). ``train()`` returns the process exit code."""
 
@@ -58,28 +81,56 @@ class Trainer:
         self.log = log or (lambda msg: self.console.print(msg, highlight=False))
         self.cfg = cfg
         self.run_dir = resolve_run_dir(cfg)
-        ckpt = latest_checkpoint(self.run_dir) if cfg.trainer.resume else None
-        if not cfg.trainer.resume and latest_checkpoint(self.run_dir) is not None:
+        created = not self.run_dir.exists()
+        self._lock = RunLock(self.run_dir).acquire()  # first: a busy run dir is named as such
+        if not cfg.trainer.resume and has_checkpoints(self.run_dir):
+            self._lock.release()
             raise FileExistsError(f"run directory {self.run_dir} already holds checkpoints; pass resume=true to "
                                   "continue it or another run_name to start a new run")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
+        try:
+            self._setup(cfg)
+        except BaseException:  # a run that never started leaves no directory behind
+            self._abandon_setup(created)
+            raise
+
+    def _setup(self, cfg: Config) -> None:
+        found = find_resume_checkpoint(self.run_dir, self.log) if cfg.trainer.resume else None
+        ckpt, state = found if found is not None else (None, None)
+        if cfg.trainer.resume and ckpt is None:
+            self.log(f"no checkpoint in {self.run_dir} yet; starting from step 0")
         random.seed(cfg.seed)
         import numpy as np
         import torch
 
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
-        self.c = build_components(cfg, log=self.log, model_dir=str(ckpt) if ckpt else None)
         from agentrl.learner import Learner
+        from agentrl.preflight import check_model_path, hub_load_error
         from agentrl.rollout.backends import make_backend
         from agentrl.rollout.engine import RolloutEngine
+        from agentrl.rollout.health import check_servers
 
-        self.backend = make_backend(cfg.rollout, model=self.c.model, tokenizer=self.c.tokenizer)
-        self.engine = RolloutEngine(self.backend, self.c.fmt, self.c.env_factory, self.c.policy, cfg.rollout)
         if cfg.rollout.temperature <= 0:
             raise ValueError(f"rollout.temperature={cfg.rollout.temperature}: training needs sampled rollouts "
                              "(> 0); greedy decoding makes every rollout of a group the same")
+        self.loop = asyncio.new_event_loop()
+        self.backend = None
+        if cfg.rollout.backend != "local" and not cfg.rollout.launch:  # servers first: the cheapest to check
+            self.backend = make_backend(cfg.rollout)
+            self.loop.run_until_complete(check_servers(self.backend))
+        if ckpt is None:
+            check_model_path(cfg.model.path)
+        try:
+            self.c = build_components(cfg, log=self.log, model_dir=str(ckpt) if ckpt else None)
+        except OSError as e:
+            if (err := hub_load_error(cfg.model.path, e)) is not None:
+                raise err from e
+            raise
+        (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
+        if self.backend is None:
+            self.backend = make_backend(cfg.rollout, model=self.c.model, tokenizer=self.c.tokenizer)
+            self.loop.run_until_complete(check_servers(self.backend))  # before any evaluation is on record
+        self.engine = RolloutEngine(self.backend, self.c.fmt, self.c.env_factory, self.c.policy, cfg.rollout)
         self.learner = Learner(self.c.model, self.c.fmt, self.c.policy, cfg.algo, device=self.c.device,
                                gradient_checkpointing=cfg.model.gradient_checkpointing, seed=cfg.seed,
                                temperature=cfg.rollout.temperature)
@@ -89,19 +140,32 @@ class Trainer:
         env.close()
         self.step = 0
         self.data_pos = 0
-        if ckpt is not None:
-            state = load_trainer_state(ckpt)
+        if ckpt is not None and state is not None:
             if state.get("optimizer") is not None:
                 self.learner.optimizer.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.data_pos = int(state["step"]), int(state["data_pos"])
             self.learner.step_count = int(state.get("learner_step_count", self.step))  # seeds the τ draws
             self.log(f"resumed {self.run_dir} from step {self.step}")
+            if cfg.rollout.backend != "local":
+                self.sync_weights()  # a restarted server serves its own weights until told otherwise
         self.metrics = MetricsLog(self.run_dir, cfg.trainer.log, run_config=cfg.model_dump(mode="json"),
                                   truncate_after_step=self.step if ckpt is not None else None)
-        self.loop = asyncio.new_event_loop()
         self._stop = False
         self._step_start: tuple[int, dict[str, Any]] | None = None
+
+    def _abandon_setup(self, created: bool) -> None:
+        """Undo a start that failed: release the lock; remove the run directory if this start created it."""
+        loop, backend = getattr(self, "loop", None), getattr(self, "backend", None)
+        if loop is not None:
+            if backend is not None:
+                loop.run_until_complete(backend.close())
+            if getattr(self, "engine", None) is not None:
+                self.engine.close()
+            loop.close()
+        self._lock.release()
+        if created and not has_checkpoints(self.run_dir):
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ data
     def next_tasks(self, n: int) -> list[str]:
@@ -116,7 +180,19 @@ class Trainer:
         return out
 
     def collect(self, tasks: list[str], n: int, seed: int) -> list[list[Trajectory]]:
-        return self.loop.run_until_complete(self.engine.collect(tasks, n, seed=seed))
+        """One batch of groups; raises :class:`ServerDied` when episodes failed because a server is down."""
+        groups = self.loop.run_until_complete(self.engine.collect(tasks, n, seed=seed))
+        if any(t.error and t.error.startswith("backend:") for g in groups for t in g):
+            self._check_servers()
+        return groups
+
+    def _check_servers(self) -> None:
+        from agentrl.rollout.health import check_servers
+
+        try:
+            self.loop.run_until_complete(check_servers(self.backend))
+        except ServerUnavailable as e:
+            raise ServerDied(str(e)) from None
 
     # ------------------------------------------------------------------ one step
     def train_step(self) -> dict[str, Any]:
@@ -134,12 +210,16 @@ class Trainer:
         t1 = time.perf_counter()
         learn = self.learner.step(groups)
         times["time/learner_s"] = time.perf_counter() - t1
-        t2 = time.perf_counter()
-        self.sync_weights()
-        times["time/weight_sync_s"] = time.perf_counter() - t2
         engine_stats = getattr(self.engine, "last_stats", None)
         extra = {f"rollout/{k}": v for k, v in (vars(engine_stats).items() if engine_stats is not None else [])
                  if isinstance(v, (int, float))}
+        t2 = time.perf_counter()
+        try:
+            self.sync_weights()
+        except ServerDied as e:  # the update is done; only the server missed it (resume syncs it again)
+            self.step, self._step_start = step, None
+            raise ServerDied(str(e), row={"step": step, **stats, **learn, **extra, **times}) from None
+        times["time/weight_sync_s"] = time.perf_counter() - t2
         self.step = step
         return {"step": step, **stats, **learn, **extra, **times, "time/step_s": time.perf_counter() - t0}
 
@@ -152,10 +232,16 @@ class Trainer:
         if self.cfg.rollout.backend == "local":
             self.loop.run_until_complete(self.backend.update_weights())
             return
+        from agentrl.rollout.backends import BackendError
+
         path = self.run_dir / "weights_sync"
         self.c.model.save_pretrained(path, safe_serialization=True)
         self.c.tokenizer.save_pretrained(path)
-        self.loop.run_until_complete(self.backend.update_weights(model_path=str(path.resolve())))
+        try:
+            self.loop.run_until_complete(self.backend.update_weights(model_path=str(path.resolve())))
+        except BackendError as e:
+            self._check_servers()  # raises ServerDied when a server is down
+            raise ServerDied(f"weight sync failed: {e}") from None
 
     def _dynamic_sampling(self, groups: list[list[Trajectory]], step: int) -> list[list[Trajectory]]:
         """DAPO: keep only groups whose rewards differ; sample more tasks until the batch is full."""
@@ -207,7 +293,10 @@ class Trainer:
                     row = self.train_step()
                     self._step_start = None
                     if tcfg.eval_every and self.step % tcfg.eval_every == 0:
-                        row.update(self.evaluate())
+                        try:
+                            row.update(self.evaluate())
+                        except ServerDied as e:
+                            raise ServerDied(str(e), row=row) from None
                         progress.console.print(f"step {self.step}: eval success {row['eval/success']:.3f} "
                                                f"(train reward {row['reward']:.3f})", highlight=False)
                     self.metrics.write(row)
@@ -227,6 +316,14 @@ class Trainer:
             self.log(f"interrupted at step {self.step}; saved {path} (resume with resume=true "
                      f"run_name={self.run_dir.name})")
             return 130
+        except ServerDied as e:
+            if e.row is not None:
+                self.metrics.write(e.row)
+            path = self.save(interrupted=True)
+            self.log(f"error: {e}")
+            self.log(f"stopped at step {self.step}, the last completed step (saved in {path}); restart the server "
+                     f"and resume with: {resume_command(self.run_dir)}")
+            return 3
         finally:
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, previous_int)
@@ -239,6 +336,7 @@ class Trainer:
             self.engine.close()
             self.loop.run_until_complete(self.backend.close())
             self.loop.close()
+            self._lock.release()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         """SIGTERM or a first Ctrl-C: stop after the current step and save; a second Ctrl-C: stop now."""

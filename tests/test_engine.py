@@ -195,15 +195,19 @@ _shuffled = [f"train-{i}" for i in range(N_TRAJ)]
 _plan_rng.shuffle(_shuffled)
 RAISES = set(_shuffled[:round(0.05 * N_TRAJ)])
 HANGS = set(_shuffled[len(RAISES):len(RAISES) + round(0.02 * N_TRAJ)])
-HANG_S = 2.5
 
 
 class Faulty(GuessNumberEnv):
+    """Raises or hangs on its first step for the planned tasks; a hang lasts until ``release`` is set (the
+    test sets it after the batch), so it outlasts any timeout however fast or slow the machine is."""
+
+    release = threading.Event()
+
     def _step(self, action):
         if self.turn == 1 and self.task_id in RAISES:
             raise RuntimeError("injected env fault")
         if self.turn == 1 and self.task_id in HANGS:
-            time.sleep(HANG_S)
+            self.release.wait(timeout=600)
         return super()._step(action)
 
 
@@ -230,9 +234,13 @@ async def test_fault_injection_512_trajectories(fmt, model):
     runner, url = await start_server(local, middlewares=[inject])
     client = SGLangBackend([url])
     cfg = RolloutConfig(max_new_tokens=6, max_context_tokens=1024, max_concurrent_requests=64, env_workers=16,
-                        step_timeout_s=1.0, max_retries=3, retry_backoff_s=0.01)
+                        step_timeout_s=3.0, max_retries=3, retry_backoff_s=0.01, request_timeout_s=600)
     engine = RolloutEngine(client, fmt, lambda: Faulty(max_turns=2, n_train=N_TRAJ), policies.Policy(), cfg)
-    groups = await engine.collect([f"train-{i}" for i in range(N_TRAJ)], 1)
+    Faulty.release.clear()
+    try:
+        groups = await engine.collect([f"train-{i}" for i in range(N_TRAJ)], 1)
+    finally:
+        Faulty.release.set()
 
     trajs = [g[0] for g in groups]
     assert len(trajs) == N_TRAJ and [t.task_id for t in trajs] == [f"train-{i}" for i in range(N_TRAJ)]
@@ -284,9 +292,14 @@ class _BadReset(GuessNumberEnv):
         raise OSError("data file missing")
 
 
-class _Slow(GuessNumberEnv):
+class _StuckOnSecondStep(GuessNumberEnv):
+    """The first step answers; the second blocks until ``release`` (so the episode, not the step, times out)."""
+
+    release = threading.Event()
+
     def _step(self, action):
-        time.sleep(0.15)
+        if self.turn == 2:
+            self.release.wait(timeout=600)
         return super()._step(action)
 
 
@@ -299,14 +312,60 @@ async def test_reset_failure_and_episode_timeout_are_kept_and_marked(fmt, model)
         assert t.token_ids == [] and t.task_id == "train-0"
     engine.close()
 
-    cfg = RolloutConfig(max_new_tokens=4, step_timeout_s=5, episode_timeout_s=0.5)
-    engine = RolloutEngine(backend, fmt, lambda: _Slow(max_turns=50), policies.Policy(), cfg)
-    (group,) = await engine.collect(["train-0"], 3)
+    # one turn (a 4-token generation and a quick step) has 10 s to finish, however loaded the machine is;
+    # the second step never returns in time, and the step timeout is far longer than the episode's
+    cfg = RolloutConfig(max_new_tokens=4, step_timeout_s=600, episode_timeout_s=10)
+    engine = RolloutEngine(backend, fmt, lambda: _StuckOnSecondStep(max_turns=50), policies.Policy(), cfg)
+    _StuckOnSecondStep.release.clear()
+    try:
+        (group,) = await engine.collect(["train-0"], 3)
+    finally:
+        _StuckOnSecondStep.release.set()
     for t in group:  # the partial trajectory is kept, consistent, and marked
         assert t.end_reason == "timeout" and "episode timed out" in t.error and len(t.turns) >= 1
         t.check()
     assert engine.last_stats.errors == {"timeout": 3}
-    engine.close()
+    await asyncio.to_thread(engine.close)
+    assert engine.abandoned_env_calls == 0
+    await backend.close()
+
+
+class _HangsOnFirstStep(GuessNumberEnv):
+    """The planned tasks' first step blocks until ``release``: a hang longer than any timeout of the test."""
+
+    release = threading.Event()
+    tasks: set[str] = set()
+
+    def _step(self, action):
+        if self.turn == 1 and self.task_id in self.tasks:
+            self.release.wait(timeout=600)
+        return super()._step(action)
+
+
+async def test_hung_env_calls_never_fail_healthy_episodes(fmt, model):
+    """More hung calls than the engine has threads: every hang is a timeout, no healthy episode fails."""
+    n, workers = 160, 2
+    rng = random.Random(3)
+    tasks = [f"train-{i}" for i in range(n)]
+    _HangsOnFirstStep.tasks = set(rng.sample(tasks, 3 * workers + 2))  # a pool of 2x workers would starve
+    backend = LocalBackend(model, max_batch_size=64)
+    # a healthy step takes microseconds: 3 s is only ever reached by the hung ones
+    cfg = RolloutConfig(max_new_tokens=4, max_context_tokens=1024, env_workers=workers, step_timeout_s=3)
+    engine = RolloutEngine(backend, fmt, lambda: _HangsOnFirstStep(max_turns=2, n_train=n), policies.Policy(), cfg)
+    _HangsOnFirstStep.release.clear()
+    try:
+        groups = await engine.collect(tasks, 1)
+        assert engine.abandoned_env_calls == len(_HangsOnFirstStep.tasks)  # all still stuck in their threads
+    finally:
+        _HangsOnFirstStep.release.set()
+    failed = {g[0].task_id: g[0] for g in groups if g[0].failed}
+    assert set(failed) == _HangsOnFirstStep.tasks, {k: v.error for k, v in failed.items()}
+    assert all(t.end_reason == "timeout" and "env.step timed out" in t.error for t in failed.values())
+    assert engine.last_stats.errors == {"timeout": len(_HangsOnFirstStep.tasks)}
+    assert engine.replaced_env_threads == len(_HangsOnFirstStep.tasks)
+    await asyncio.to_thread(engine.close)
+    assert engine.abandoned_env_calls == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("agentrl-env")]
     await backend.close()
 
 

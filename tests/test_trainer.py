@@ -191,3 +191,189 @@ def test_wandb_without_the_package_is_a_clear_error(tiny_cache, tmp_path, monkey
 def test_training_with_greedy_rollouts_is_a_clear_error(tiny_cache, tmp_path):
     with pytest.raises(ValueError, match=r"rollout.temperature=0.0: training needs sampled rollouts"):
         agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=1", "rollout.temperature=0", "run_name=g"))
+
+
+# ------------------------------------------------------------------ trustworthy checkpoints and resume
+def _cli(args: list[str]) -> int:
+    from agentrl.cli import main
+    from agentrl.run import train
+
+    return main("run", train, args)
+
+
+def test_resume_past_a_dangling_latest_or_a_truncated_file_uses_the_newest_intact(tiny_cache, tmp_path, capsys):
+    import shutil
+
+    base = _overrides(tiny_cache, tmp_path, "trainer.save_every=2", "trainer.eval_every=0")
+    for name in ("dangling", "truncated"):
+        agentrl.train(base + ["trainer.steps=4", f"run_name={name}"])
+    shutil.rmtree(tmp_path / "dangling" / "checkpoints" / "step_0000004")  # latest now names a missing dir
+    weights = tmp_path / "truncated" / "checkpoints" / "step_0000004" / "model.safetensors"
+    os.truncate(weights, weights.stat().st_size // 3)
+    capsys.readouterr()
+    for name, broken in (("dangling", "names step_0000004, which does not exist"),
+                         ("truncated", "model.safetensors is truncated")):
+        run_dir = agentrl.train(base + ["trainer.steps=5", "trainer.resume=true", f"run_name={name}"])
+        err = capsys.readouterr().err
+        assert broken in err and "resuming from" in err and "step_0000002" in err
+        assert "resumed" in err and "from step 2" in err
+        assert [r["step"] for r in _rows(run_dir)] == [1, 2, 3, 4, 5]  # steps 3-4 redone, nothing from 0
+        assert latest_checkpoint(run_dir).name == "step_0000005"
+
+
+def test_no_intact_checkpoint_fails_naming_the_files_and_keeps_them(tiny_cache, tmp_path, capsys):
+    args = _overrides(tiny_cache, tmp_path, "trainer.save_every=2", "trainer.eval_every=0", "run_name=broken")
+    agentrl.train(args + ["trainer.steps=4"])
+    ckpts = tmp_path / "broken" / "checkpoints"
+    for step in ("step_0000002", "step_0000004"):
+        state = ckpts / step / "trainer_state.pt"
+        os.truncate(state, 100)
+    before = _rows(tmp_path / "broken")
+    capsys.readouterr()
+    assert _cli(args + ["trainer.steps=6", "trainer.resume=true"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no intact checkpoint") and err.count("\n") == 1 and "Traceback" not in err
+    assert "step_0000004: trainer_state.pt is truncated" in err and "step_0000002: trainer_state.pt" in err
+    assert sorted(p.name for p in ckpts.glob("step_*")) == ["step_0000002", "step_0000004"]
+    assert _rows(tmp_path / "broken") == before  # nothing restarted from 0, nothing overwritten
+
+
+def test_the_last_step_is_saved_once(tiny_cache, tmp_path, monkeypatch):
+    import agentrl.trainer as trainer_mod
+
+    written: list[int] = []
+    real = trainer_mod.save_checkpoint
+
+    def counting(run_dir, step, *a, **k):
+        path = real(run_dir, step, *a, **k)
+        written.append((path / "model.safetensors").stat().st_ino)
+        return path
+
+    monkeypatch.setattr(trainer_mod, "save_checkpoint", counting)
+    agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=2", "trainer.save_every=2",
+                             "trainer.eval_every=0", "run_name=once2"))
+    assert len(written) == 2 and written[0] == written[1]  # the final save found step 2 intact: not rewritten
+
+
+@pytest.mark.slow
+def test_a_second_trainer_on_a_run_dir_fails_at_once_naming_the_first(tiny_cache, tmp_path):
+    args = _overrides(tiny_cache, tmp_path, "trainer.steps=100", "trainer.save_every=0", "trainer.eval_every=0",
+                      "run_name=busy")
+    agentrl.train(args[:-1] + ["trainer.steps=0", "run_name=warm3"])
+    run_dir = tmp_path / "busy"
+    first = _spawn(args)
+    try:
+        _wait_for(lambda: (run_dir / "metrics.jsonl").exists() and len(_rows(run_dir)) >= 1, 240)
+        second = subprocess.run([sys.executable, "-m", "agentrl.run", *args, "trainer.resume=true"],
+                                capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert second.returncode == 2 and f"in use by another trainer (PID {first.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=120)
+    assert first.returncode == 130
+    rows = [r["step"] for r in _rows(run_dir)]
+    assert rows == list(range(1, len(rows) + 1))  # the first trainer's metrics are whole
+
+
+# ------------------------------------------------------------------ fail fast on what the user has to fix
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_user_errors_at_start_are_one_line_and_leave_no_run_directory(tiny_cache, tmp_path, capsys):
+    not_a_model = tmp_path / "not_a_model"
+    not_a_model.mkdir()
+    (not_a_model / "notes.txt").write_text("hello")
+    port = _free_port()
+    cases = [
+        (["model=/nonexistent/path"], "model.path='/nonexistent/path' does not exist"),
+        ([f"model={not_a_model}"], f"model.path='{not_a_model}' is a directory but not a transformers model"),
+        (["env=math", "env.kwargs.source=/nonexistent/tasks.jsonl"],
+         "math task file '/nonexistent/tasks.jsonl' does not exist"),
+        (["rollout=sglang", f"rollout.urls=[http://127.0.0.1:{port}]"],
+         f"no inference server answers at http://127.0.0.1:{port}"),
+    ]
+    for i, (extra, message) in enumerate(cases):
+        out = tmp_path / f"out{i}"
+        capsys.readouterr()
+        args = _overrides(tiny_cache, out, "trainer.steps=2", "run_name=never", *extra)
+        if "env=math" in extra:
+            args = [a for a in args if not a.startswith(("env=guess", "env.kwargs.high", "env.kwargs.max_turns"))]
+        code = _cli(args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2, (extra, err)
+        assert err[-1].startswith("error: ") and message in err[-1], (extra, err)
+        assert not any("Traceback" in line for line in err) and sum(x.startswith("error") for x in err) == 1
+        assert not (out / "never").exists()  # no run directory (and so no eval row) from a run that never started
+    assert "sglang.launch_server" in err[-1]
+    with pytest.raises(Exception, match="does not exist"):  # --debug shows the traceback
+        _cli(_overrides(tiny_cache, tmp_path, "trainer.steps=2", "model=/nonexistent/path", "--debug"))
+
+
+def _start_server(model_dir: Path, port: int) -> subprocess.Popen:
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "agentrl.serve", f"model={model_dir}", f"port={port}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up() -> bool:
+        assert proc.poll() is None, "the server exited"
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).status == 200
+        except OSError:
+            return False
+    _wait_for(up, 240)
+    return proc
+
+
+@pytest.mark.slow
+def test_a_server_dying_mid_run_ends_it_saved_and_resumable(tiny_cache, tmp_path, capsys):
+    import threading
+
+    from agentrl.config import load_config
+    from agentrl.trainer import Trainer
+
+    warm = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=0", "run_name=warm4"))
+    model_dir = latest_checkpoint(warm)
+    port = _free_port()
+    args = ["rollout=sglang", *_overrides(tiny_cache, tmp_path, "trainer.save_every=0", "trainer.eval_every=0",
+                                          f"model.path={model_dir}", f"rollout.urls=[http://127.0.0.1:{port}]",
+                                          "rollout.max_context_tokens=1024", "rollout.max_retries=1",
+                                          "rollout.retry_backoff_s=0.01", "run_name=srv")]
+    run_dir = tmp_path / "srv"
+    server = _start_server(model_dir, port)
+
+    def kill_after_step_2() -> None:
+        try:
+            _wait_for(lambda: (run_dir / "metrics.jsonl").exists() and len(_rows(run_dir)) >= 2, 240)
+        finally:
+            server.kill()
+    killer = threading.Thread(target=kill_after_step_2)
+    killer.start()
+    try:
+        code = Trainer(load_config(args + ["trainer.steps=30"])).train()
+    finally:
+        killer.join()
+        server.wait()
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert f"error: no inference server answers at http://127.0.0.1:{port}" in err and "Traceback" not in err
+    done = [r["step"] for r in _rows(run_dir)]
+    assert done == list(range(1, len(done) + 1)) and len(done) >= 2
+    assert latest_checkpoint(run_dir).name == f"step_{done[-1]:07d}"  # the last completed step is saved
+    assert "trainer.resume=true" in err and "run_name=srv" in err and "resume with: python -m agentrl.run" in err
+
+    server = _start_server(model_dir, port)  # the restarted server serves the old weights; resume syncs its own
+    try:
+        code = Trainer(load_config(args + [f"trainer.steps={done[-1] + 2}", "trainer.resume=true"])).train()
+    finally:
+        server.kill()
+        server.wait()
+    assert code == 0
+    assert [r["step"] for r in _rows(run_dir)] == list(range(1, done[-1] + 3))
+    assert all(r["failed"] == 0 for r in _rows(run_dir))

@@ -4,15 +4,18 @@ For each task it runs ``group_size`` episodes concurrently. Each episode alterna
 
 * generation: the trajectory's token ids go to the backend (bounded by ``max_concurrent_requests``; backend
   errors retried with exponential backoff, ``max_retries`` times), the sampled ids are appended as they are;
-* an env call: the policy parses the reply into an action and ``env.step`` runs in a thread pool (bounded by
-  ``env_workers``, each call limited to ``step_timeout_s``), so a slow env never stalls generation.
+* an env call: the policy parses the reply into an action and ``env.step`` runs on a worker thread (bounded by
+  ``env_workers``, each call limited to ``step_timeout_s`` counted from when a thread starts it, not from
+  when it was queued), so a slow env never stalls generation.
 
 While one episode waits for its env, others generate: that is what keeps the backend busy (compare a
 turn-batched loop, which waits for the slowest env of every turn). An episode that fails — env exception,
 step or episode timeout, backend gave up — is returned with ``error`` and ``end_reason`` set (the learner
 excludes it) and the batch goes on. Nothing the engine started is left running when ``collect`` returns,
 except env calls stuck past their timeout inside a thread (Python cannot kill a thread): those envs are
-discarded and counted in ``abandoned_env_calls``; :meth:`RolloutEngine.close` waits for them.
+discarded and counted in ``abandoned_env_calls``, and the stuck thread is replaced by a fresh one, so a hung
+env never takes capacity from healthy episodes (:mod:`agentrl.rollout.env_workers`);
+:meth:`RolloutEngine.close` waits for them.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import asyncio
 import hashlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from agentrl.chat import ChatFormat
@@ -31,6 +34,7 @@ from agentrl.config.schema import RolloutConfig
 from agentrl.env import AgentEnv
 from agentrl.rollout.backends.base import (Backend, BackendError, BackendFatalError, Generation,
                                            SamplingParams)
+from agentrl.rollout.env_workers import EnvWorkers
 from agentrl.rollout.stats import BatchStats, BusyClock
 from agentrl.trajectory import Trajectory
 from policies.base import Policy
@@ -82,11 +86,10 @@ class RolloutEngine:
         self.policy = policy
         self.cfg = cfg or RolloutConfig()
         self.progress = progress
-        # extra threads so env calls abandoned after a timeout do not eat the pool's capacity
-        self._executor = ThreadPoolExecutor(max_workers=self.cfg.env_workers * 2,
-                                            thread_name_prefix="agentrl-env")
+        # a thread stuck in an abandoned call is replaced, so hung envs never eat the capacity
+        self._workers = EnvWorkers(self.cfg.env_workers, name="agentrl-env")
         self._idle_envs: list[AgentEnv] = []
-        self._abandoned: set[Future[Any]] = set()
+        self._closing: list[threading.Thread] = []  # closes of discarded envs (which may hang too)
         self.last_stats = BatchStats()
         self._closed = False
         self._collecting = False
@@ -145,7 +148,7 @@ class RolloutEngine:
         stats.wall_s = time.perf_counter() - t0
         stats.generation_busy_s = self._gen_clock.total
         stats.env_busy_s = self._env_clock.total
-        self._abandoned = {f for f in self._abandoned if not f.done()}
+        self._closing = [t for t in self._closing if t.is_alive()]
         groups = [list(trajs[i * group_size:(i + 1) * group_size]) for i in range(len(task_ids))]
         return groups
 
@@ -164,24 +167,26 @@ class RolloutEngine:
     @property
     def abandoned_env_calls(self) -> int:
         """Env calls still running in a thread after their timeout (their envs were discarded)."""
-        return sum(1 for f in self._abandoned if not f.done())
+        return self._workers.abandoned_running + sum(1 for t in self._closing if t.is_alive())
+
+    @property
+    def replaced_env_threads(self) -> int:
+        """Worker threads started so far to replace threads stuck in abandoned env calls."""
+        return self._workers.replaced
 
     def close(self, wait_s: float = 30.0) -> None:
-        """Close pooled envs and the thread pool, waiting up to ``wait_s`` for abandoned env calls."""
+        """Close pooled envs and the worker threads, waiting up to ``wait_s`` for abandoned env calls."""
         self._closed = True
         deadline = time.monotonic() + wait_s
-        for f in list(self._abandoned):
-            try:
-                f.result(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:  # noqa: BLE001 - we only wait for it to end
-                pass
+        self._workers.close(wait_s)
+        for t in self._closing:
+            t.join(max(0.0, deadline - time.monotonic()))
         for env in self._idle_envs:
             try:
                 env.close()
             except Exception:  # noqa: BLE001
                 log.warning("env.close() failed", exc_info=True)
         self._idle_envs.clear()
-        self._executor.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------------ one episode
     async def _run_episode(self, task_id: str, index: int, seed: int, stats: BatchStats) -> Trajectory:
@@ -307,37 +312,37 @@ class RolloutEngine:
                         **kwargs: Any) -> Any:
         t_wait = time.perf_counter()
         async with self._env_sem:
-            t0 = time.perf_counter()
-            stats.waiting_s += t0 - t_wait
-            self._env_clock.enter()
-            cfut = self._executor.submit(fn, *args, **kwargs)
+            call = self._workers.submit(fn, *args, **kwargs)
             try:
-                return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(cfut)),
-                                              timeout=self.cfg.step_timeout_s)
+                await call.started  # at once: a thread is free for every call the semaphore lets through
+                t0 = time.perf_counter()
+                stats.waiting_s += t0 - t_wait
+                self._env_clock.enter()
+                try:  # the deadline starts now that the env call runs
+                    return await asyncio.wait_for(asyncio.shield(call.done), timeout=self.cfg.step_timeout_s)
+                finally:
+                    self._env_clock.exit()
+                    stats.env_s += time.perf_counter() - t0
             except asyncio.TimeoutError:
-                self._abandon(cfut)
+                self._workers.abandon(call)
                 raise EpisodeError("timeout", f"{what} timed out after {self.cfg.step_timeout_s:g}s") from None
             except asyncio.CancelledError:
-                self._abandon(cfut)
+                self._workers.abandon(call)
                 raise
             except Exception as e:  # noqa: BLE001 - the env's own exception fails this episode only
                 raise EpisodeError("error", f"env: {what} raised {type(e).__name__}: {e}") from e
-            finally:
-                self._env_clock.exit()
-                stats.env_s += time.perf_counter() - t0
-
-    def _abandon(self, cfut: Future[Any]) -> None:
-        if not cfut.cancel():  # already running in a thread: it cannot be stopped, only waited for
-            self._abandoned.add(cfut)
 
     def _discard_env(self, env: AgentEnv) -> None:
+        """Close an env whose state is unknown, on a thread of its own (its close may hang like its step)."""
         def close() -> None:
             try:
                 env.close()
             except Exception:  # noqa: BLE001
                 pass
         if not self._closed:
-            self._abandoned.add(self._executor.submit(close))
+            t = threading.Thread(target=close, name="agentrl-env-close", daemon=True)
+            t.start()
+            self._closing.append(t)
 
     def _progress_bar(self, total: int) -> tuple[Any, Any] | None:
         if not self.progress:
