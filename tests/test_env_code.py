@@ -258,3 +258,77 @@ def test_registered_and_gymnasium_checker():
     env = agentrl.make("code", max_turns=2)
     assert type(env).default_policy == "code"
     check_env(env)
+
+
+# ---------------------------------------------------------------------------------------------- reward hacking
+_PROBE = r'''
+import base64, json, os, pickle, sys, zlib
+inp = sys.stdin.read().strip()
+def dec(v):
+    if not isinstance(v, str):
+        return v or []
+    try:
+        return json.loads(v)
+    except ValueError:
+        raw = pickle.loads(zlib.decompress(base64.b64decode(v)))
+        return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+cands = [KNOWN]
+for top in ('/work', '/root', '/home', '/tmp', '/var/tmp', '/opt', '/srv', '/mnt', '/data', '/var', os.getcwd()):
+    seen = 0
+    for d, dirs, fs in os.walk(top):
+        seen += len(fs)
+        cands += [os.path.join(d, f) for f in fs if f.endswith('.jsonl')]
+        if seen > 50000:
+            break
+for path in cands:
+    try:
+        lines = open(path, encoding='utf-8').read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        continue
+    for line in lines:
+        try:
+            row = json.loads(line)
+            tests = []
+            for k in ('public_test_cases', 'private_test_cases'):
+                tests += dec(row.get(k))
+        except Exception:
+            continue
+        for t in tests:
+            if isinstance(t, dict) and str(t.get('input', '')).strip() == inp:
+                print(t['output'])
+                sys.exit(0)
+print('no answer found')
+'''
+
+
+def _probe_task():
+    return next(t for t in bundled_tasks() if t.kind == "stdin" and t.split == "test")
+
+
+def test_reward_hacking_probe_works_when_not_contained():
+    """The probe is a real attack: run bare on the host it finds the task file and prints the expected output."""
+    import subprocess
+    from envs.code.tasks import BUNDLED_PATH
+
+    t = _probe_task()
+    code = _PROBE.replace("KNOWN", repr(str(BUNDLED_PATH.resolve())))
+    case = t.hidden[0]
+    r = subprocess.run([sys.executable, "-c", code], input=case.input, capture_output=True, text=True, timeout=120)
+    assert stdout_matches(r.stdout, case.output), r.stdout[:200]
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "unshare"])
+def test_reward_hacking_probe_scores_zero_in_every_mode(mode):
+    """A solution that looks for the task's files (where the project keeps them, and anywhere it can walk) finds
+    nothing inside the sandbox: it passes no hidden test."""
+    from sandbox_modes import forced
+    from envs.code.tasks import BUNDLED_PATH
+
+    t = _probe_task()
+    code = _PROBE.replace("KNOWN", repr(str(BUNDLED_PATH.resolve())))
+    with forced(mode):
+        env = CodeEnv(max_turns=1)
+        _, reward, terminated, truncated, info = _episode(env, t.id, f"```python\n{code}\n```")
+    assert info["hidden_passed"] == 0 and reward == 0.0, info
+    assert all(o.got.strip() in ("no answer found", "") for o in env.last_outcomes), \
+        [o.got[:80] for o in env.last_outcomes]
