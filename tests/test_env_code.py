@@ -221,6 +221,51 @@ def test_livecodebench_loader_errors_name_file_and_field(tmp_path):
     assert decode_private_tests(encode_private_tests([{"input": "a", "output": "b"}])) == [{"input": "a", "output": "b"}]
 
 
+class _Payload:
+    """Unpickling this runs code (what a crafted LiveCodeBench file could do to the standard unpickler)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def _crafted_row(payload) -> dict:
+    import base64
+    import pickle
+    import zlib
+
+    blob = base64.b64encode(zlib.compress(pickle.dumps(payload))).decode()
+    return {"question_content": "x", "public_test_cases": [{"input": "1", "output": "1", "testtype": "stdin"}],
+            "private_test_cases": blob}
+
+
+def test_private_tests_are_never_unpickled_into_code(tmp_path):
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / "crafted.jsonl"
+    crafted.write_text(json.dumps(_crafted_row(_Payload(marker))) + "\n")
+    with pytest.raises(TaskFormatError, match=r"crafted\.jsonl:1: private_test_cases could not be decoded "
+                                              r"\(global builtins\.exec is not allowed"):
+        load_lcb_jsonl(crafted)
+    assert not marker.exists(), "loading a task file ran code from it"
+    with pytest.raises(ValueError, match="not allowed"):
+        CodeEnv(tasks=str(crafted))
+    assert not marker.exists()
+    # plain data in every pickle protocol still loads (LiveCodeBench's own files)
+    import pickle
+
+    from envs.code.tasks import plain_pickle_loads
+
+    data = json.dumps([{"input": "a", "output": "b", "testtype": "stdin"}])
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        for value in (data, data.encode(), {"k": [1, 2.5, (3, None)], "s": {1, 2}, "b": True}):
+            assert plain_pickle_loads(pickle.dumps(value, protocol=proto)) == value
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(json.dumps(_crafted_row(data)) + "\n")
+    assert [c.output for c in load_lcb_jsonl(ok)[0].hidden] == ["b"]
+
+
 def test_humaneval_task_set_oracle_and_wrong():
     tasks = humaneval_tasks()
     assert len(tasks) == 164 and all(t.kind == "script" and t.hidden for t in tasks)
