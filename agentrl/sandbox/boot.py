@@ -7,7 +7,8 @@ program as ``__main__`` (so tracebacks name main.py and its lines).
 :data:`STAGE` (``unshare`` mode only, run as root on the host): dies with its parent, enters new mount, pid,
 net, ipc, uts and cgroup namespaces, builds a minimal root on a tmpfs (read-only, nosuid binds of the
 interpreter and its libraries; private size-limited tmpfs for ``/sandbox``, ``/tmp``, ``/var/tmp`` and
-``/dev/shm``; a fresh ``/proc``; a few device nodes), ``pivot_root``\\ s into it, and executes :data:`BOOT`.
+``/dev/shm``; a fresh ``/proc``; a few device nodes), moves into it with ``pivot_root`` and runs
+:data:`BOOT` in the same interpreter.
 Exit status 125 with a line starting ``agentrl sandbox:`` on stderr means the sandbox could not be set up.
 """
 
@@ -144,5 +145,9 @@ if lc.syscall(S['pivot_root_nr'], b'.', b'.') != 0: die('pivot_root failed: ' + 
 if lc.umount2(b'.', 2) != 0: die('detaching the host root failed: ' + err())
 os.chdir('/')
 mnt(None, '/', None, REMOUNT | RDONLY | NOSUID | NODEV)
-os.execve(S['exec'][0], S['exec'], dict(os.environ))
+# run BOOT in this interpreter (one interpreter start, not two): it sees the argv of ``python -c BOOT ...``
+sys.argv = ['-c'] + S['exec'][5:]
+_boot = S['exec'][4]
+del S, P, lc, root, wd, uid, opts
+exec(compile(_boot, '<agentrl-boot>', 'exec'), globals())
 """
