@@ -2,7 +2,8 @@
 
 :data:`BOOT` (every mode): sets rlimits, drops to the slot uid when started as root, makes sure no
 capability is left (or exits 125), sets ``no_new_privs``, installs the seccomp filter, then executes the
-program as ``__main__`` (so tracebacks name main.py and its lines).
+program as ``__main__`` (so tracebacks name main.py and its lines). Under bwrap as root it first remounts
+the private tmpfs with an inode limit (bubblewrap sets only their size).
 
 :data:`STAGE` (``unshare`` mode only, run as root on the host): dies with its parent, enters new mount, pid,
 net, ipc, uts and cgroup namespaces, builds a minimal root on a tmpfs (read-only, nosuid binds of the
@@ -16,7 +17,7 @@ SETUP_FAILED = 125
 
 BOOT = r"""
 import os, resource as R, sys, ctypes as _ct
-_a = sys.argv[1:9]
+_a = sys.argv[1:10]
 _lc = _ct.CDLL(None, use_errno=True)
 def _die(m):
     os.write(2, ('agentrl sandbox: ' + m + '\n').encode()); os._exit(125)
@@ -35,6 +36,11 @@ def _lim(k, v):
         except (ValueError, OSError): R.setrlimit(k, (min(v, R.getrlimit(k)[1]),) * 2)
 _cpu = int(_a[0]); R.setrlimit(R.RLIMIT_CPU, (_cpu, _cpu + 1))
 _lim(R.RLIMIT_AS, _a[1]); _lim(R.RLIMIT_FSIZE, _a[3]); _lim(R.RLIMIT_NOFILE, _a[4]); _lim(R.RLIMIT_CORE, 0)
+if _a[8] != '-' and os.geteuid() == 0:  # bound the inodes of the private tmpfs (bwrap sets only their size)
+    _o, _, _ds = _a[8].partition('|')
+    for _d in _ds.split(','):
+        if _lc.mount(None, _d.encode(), None, 32 | 2 | 4, _o.encode()) != 0:
+            _die('remounting %s (%s) failed: %s; refusing to run' % (_d, _o, os.strerror(_ct.get_errno())))
 _uid = int(_a[5])
 if _uid >= 0:
     os.setgroups([]); os.setgid(_uid); os.setuid(_uid)
@@ -59,8 +65,8 @@ if _a[7] != '-':
     if _lc.prctl(22, 2, _ct.byref(_fp), 0, 0) != 0:
         _die('the seccomp filter could not be installed (' + os.strerror(_ct.get_errno()) + '); refusing to run')
 if _a[6] != '.': os.chdir(_a[6])
-_f = sys.argv[9]
-sys.argv = sys.argv[9:]
+_f = sys.argv[10]
+sys.argv = sys.argv[10:]
 sys.path[0] = os.path.dirname(os.path.abspath(_f))
 del _lc, _ct, _st, _a
 import __main__ as _m, builtins as _b

@@ -225,6 +225,10 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
     filt = seccomp.filter_bytes() if iso != "none" else None
     boot_args = [str(cpu), str(limits.memory_mb * _MB), str(nproc), str(limits.file_size_mb * _MB),
                  str(limits.open_files), str(uid), ".", filt.hex() if filt else "-"]
+    inodes = max(1024, limits.disk_mb * 256)  # 16 k files per 64 MB tmpfs: a flood of empty files stops there
+    remount = (f"size={limits.disk_mb * _MB},nr_inodes={inodes}|/tmp,/var/tmp,/dev/shm,{WORKDIR}"
+               if iso == "bwrap" and os.geteuid() == 0 else "-")
+    boot_args.append(remount)
     extra = [str(a) for a in (args or [])]
     py = python()
     disk = str(limits.disk_mb * _MB)
@@ -268,17 +272,17 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if iso == "none":
-        cmd = [py, "-E", "-s", "-c", BOOT, *boot_args[:6], tmp, "-", os.path.join(tmp, MAIN), *extra]
+        cmd = [py, "-E", "-s", "-c", BOOT, *boot_args[:6], tmp, "-", "-", os.path.join(tmp, MAIN), *extra]
         return Launch(cmd, scrubbed_env(tmp, tmp), tmp, (), tmp, [], iso, uid)
     if iso != "unshare":
         raise SandboxError(f"unknown isolation mode {iso!r}")
     os.mkdir(os.path.join(tmp, "root"))
     root = minimal_root()
     spec = {"ppid": os.getpid(), "root": os.path.join(tmp, "root"), "files": fdir, "workdir": WORKDIR,
-            "disk": limits.disk_mb * _MB, "inodes": max(1024, limits.disk_mb * 256), "uid": uid,
+            "disk": limits.disk_mb * _MB, "inodes": inodes, "uid": uid,
             "dirs": root.dirs, "ro": root.ro, "symlinks": root.symlinks, "masks": root.masks,
             "pivot_root_nr": _PIVOT_ROOT.get(os.uname().machine, -1),
-            "exec": [py, "-E", "-s", "-c", BOOT, *boot_args[:6], WORKDIR, boot_args[7],
+            "exec": [py, "-E", "-s", "-c", BOOT, *boot_args[:6], WORKDIR, boot_args[7], "-",
                      f"{WORKDIR}/{MAIN}", *extra]}
     cmd = [py, "-E", "-s", "-c", STAGE, json.dumps(spec)]
     return Launch(cmd, scrubbed_env(WORKDIR), tmp, (), tmp, [], iso, uid)
