@@ -11,7 +11,7 @@ setup:
 	$(PIP) install -q "$(TORCH_CPU)"
 	$(PIP) install -q -e ".[dev]"
 	@# bubblewrap sandboxes the code env (Debian package; needs root to install, else a loud warning later)
-	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } || echo "warning: bubblewrap not installed; code sandbox falls back to weaker isolation"
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } || echo "warning: bubblewrap not installed; the code sandbox uses its unshare mode as root and refuses to run code otherwise"
 
 run: setup
 	$(PYTHON) -m agentrl.run $(ARGS)

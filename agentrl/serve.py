@@ -9,12 +9,25 @@ with continuous batching. It speaks the subset of SGLang's API that agentrl's cl
 ``/health_generate``, ``/flush_cache``, ``/abort_request``, ``/update_weights_from_disk``,
 ``/get_model_info`` — plus vLLM's ``/v1/completions`` with token-id prompts and ``return_token_ids``. It lets
 the SGLang and vLLM clients run end to end on a CPU; it is not a replacement for either server.
+
+Trust: with a token (``token=`` or ``AGENTRL_SERVE_TOKEN``) every route but ``/health`` needs
+``Authorization: Bearer <token>``, and binding a non-loopback address requires one. The admin routes
+(``/update_weights_from_disk``, ``/flush_cache``, ``/abort_request`` of every client's requests) need the
+token, or, without one, a loopback peer. ``weights_root=DIR`` confines weight updates to directories under
+DIR. A weight update is atomic: every tensor's name, shape, dtype and finiteness is checked before any is
+copied; on failure nothing changes and the 400 reply says why. A client aborts only its own requests (its
+``rid``; ``abort_all`` covers the requests of its own client id: the ``X-Agentrl-Client`` header, else its
+address). Bad sampling values answer 400 naming the field and the accepted range; a prompt that fills the
+context answers 400; log-probs are always finite JSON numbers or ``null``; a request whose client disconnects
+is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 import sys
 import time
 import uuid
@@ -23,17 +36,66 @@ from typing import Any
 
 from aiohttp import web
 
+from agentrl.net import is_loopback, require_token_off_loopback, resolve_token, token_middleware, token_ok
 from agentrl.rollout.backends.base import BackendFatalError, Generation, SamplingParams
 from agentrl.rollout.backends.local import LocalBackend
 
 log = logging.getLogger(__name__)
+
+#: Environment variable holding the model server's shared secret.
+TOKEN_ENV = "AGENTRL_SERVE_TOKEN"
+#: Temperatures in (0, MIN_TEMPERATURE) overflow the logits (1e-320 gave NaN); 0 means greedy.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
+_SEED_MAX = 2 ** 63 - 1
 
 
 class BadRequest(ValueError):
     """A malformed request (answered with HTTP 400 and the reason)."""
 
 
-def _sampling_from_sglang(sp: dict[str, Any]) -> SamplingParams:
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def validated_sampling(temperature: Any = 1.0, top_p: Any = 1.0, top_k: Any = -1, max_new_tokens: Any = 128,
+                       stop_token_ids: Any = None, seed: Any = None, *, names: dict[str, str],
+                       vocab: int | None = None) -> SamplingParams:
+    """SamplingParams from client values, or :class:`BadRequest` naming the field (``names`` maps our names to
+    the wire's) and the accepted range."""
+    def bad(field: str, want: str, got: Any) -> BadRequest:
+        return BadRequest(f"{names[field]} must be {want}, got {got!r}")
+
+    if not _is_num(temperature) or not (temperature == 0 or MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
+        raise bad("temperature", f"0 (greedy) or a number in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}]", temperature)
+    if not _is_num(top_p) or not 0 < top_p <= 1:
+        raise bad("top_p", "a number in (0, 1]", top_p)
+    if not _is_int(top_k) or top_k < -1:
+        raise bad("top_k", "an integer: -1 or 0 (off) or >= 1", top_k)
+    # more than the context leaves is clipped to it (finish_reason "length"), as before
+    if not _is_int(max_new_tokens) or not 1 <= max_new_tokens <= 1 << 30:
+        raise bad("max_new_tokens", f"an integer in [1, {1 << 30}]", max_new_tokens)
+    stops = stop_token_ids if stop_token_ids is not None else []
+    hi = vocab if vocab is not None else 1 << 31
+    if not isinstance(stops, list) or len(stops) > 1024 or not all(_is_int(t) and 0 <= t < hi for t in stops):
+        raise bad("stop_token_ids", f"a list of at most 1024 token ids in [0, {hi})", stop_token_ids)
+    if seed is not None and (not _is_int(seed) or not 0 <= seed <= _SEED_MAX):
+        raise bad("seed", f"null or an integer in [0, {_SEED_MAX}]", seed)
+    return SamplingParams(temperature=float(temperature), top_p=float(top_p), top_k=int(top_k),
+                          max_new_tokens=int(max_new_tokens), stop_token_ids=tuple(stops), seed=seed)
+
+
+_SGLANG_NAMES = {"temperature": "sampling_params.temperature", "top_p": "sampling_params.top_p",
+                 "top_k": "sampling_params.top_k", "max_new_tokens": "sampling_params.max_new_tokens",
+                 "stop_token_ids": "sampling_params.stop_token_ids", "seed": "sampling_params.sampling_seed"}
+_VLLM_NAMES = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "max_new_tokens": "max_tokens",
+               "stop_token_ids": "stop_token_ids", "seed": "seed"}
+
+
+def _sampling_from_sglang(sp: dict[str, Any], **kw: Any) -> SamplingParams:
     if not isinstance(sp, dict):
         raise BadRequest(f"sampling_params must be an object, got {type(sp).__name__}")
     known = {"temperature", "top_p", "top_k", "max_new_tokens", "stop_token_ids", "sampling_seed",
@@ -41,12 +103,14 @@ def _sampling_from_sglang(sp: dict[str, Any]) -> SamplingParams:
     unknown = sorted(set(sp) - known)
     if unknown:
         raise BadRequest(f"unsupported sampling_params {unknown}; accepted: {sorted(known)}")
-    try:
-        return SamplingParams(temperature=float(sp.get("temperature", 1.0)), top_p=float(sp.get("top_p", 1.0)),
-                              top_k=int(sp.get("top_k", -1)), max_new_tokens=int(sp.get("max_new_tokens", 128)),
-                              stop_token_ids=tuple(sp.get("stop_token_ids") or ()), seed=sp.get("sampling_seed"))
-    except (TypeError, ValueError) as e:
-        raise BadRequest(f"bad sampling_params: {e}") from None
+    return validated_sampling(sp.get("temperature", 1.0), sp.get("top_p", 1.0), sp.get("top_k", -1),
+                              sp.get("max_new_tokens", 128), sp.get("stop_token_ids"), sp.get("sampling_seed"),
+                              names=_SGLANG_NAMES, **kw)
+
+
+def _finite(xs: list[float]) -> list[float | None]:
+    """Log-probs as JSON can carry them: non-finite values (never sampled in practice) become null."""
+    return [x if math.isfinite(x) else None for x in xs]
 
 
 def _token_ids(x: Any, field: str) -> list[int]:
@@ -58,14 +122,56 @@ def _token_ids(x: Any, field: str) -> list[int]:
 class GenerateServer:
     """The aiohttp application around a :class:`LocalBackend`."""
 
-    def __init__(self, backend: LocalBackend, *, model_path: str = "local", tokenizer: Any = None):
+    def __init__(self, backend: LocalBackend, *, model_path: str = "local", tokenizer: Any = None,
+                 token: str | None = None, weights_root: str | os.PathLike | None = None):
         self.backend = backend
         self.model_path = model_path
         self.tokenizer = tokenizer
+        self.token = resolve_token(token, TOKEN_ENV)
+        self.weights_root = Path(weights_root).resolve() if weights_root is not None else None
         self.running: dict[str, asyncio.Task[Generation]] = {}
+        self.owners: dict[str, str] = {}  # rid -> client id
+        self.cancelled_on_disconnect = 0
+        self._update_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ limits of this model
+    @property
+    def vocab_size(self) -> int | None:
+        return getattr(getattr(self.backend.model, "config", None), "vocab_size", None)
+
+    @property
+    def max_context(self) -> int:
+        return int(self.backend.max_context_tokens)
+
+    def _check_prompt(self, ids: list[int], field: str) -> None:
+        if len(ids) >= self.max_context:
+            raise BadRequest(f"{field} has {len(ids)} tokens; the context holds {self.max_context} (prompt and "
+                             "generation), so at most {} prompt tokens are accepted".format(self.max_context - 1))
+        v = self.vocab_size
+        if v is not None:
+            bad = next((t for t in ids if not 0 <= t < v), None)
+            if bad is not None:
+                raise BadRequest(f"{field} holds token id {bad}, outside the model's vocabulary [0, {v})")
+
+    @staticmethod
+    def client_id(request: web.Request) -> str:
+        """Who a request belongs to: its ``X-Agentrl-Client`` header, else its peer address."""
+        return request.headers.get("X-Agentrl-Client") or f"addr:{request.remote}"
+
+    def is_admin(self, request: web.Request) -> bool:
+        """Admin routes: the token when one is set, else a loopback peer."""
+        if self.token is not None:
+            return token_ok(request, self.token)
+        return is_loopback(request.remote)
+
+    def _forbidden(self, what: str) -> web.Response:
+        how = "the server's token" if self.token is not None else "a loopback client (or a token on the server)"
+        return web.json_response({"success": False, "error": {"message": f"{what} needs {how}"},
+                                  "message": f"{what} needs {how}"}, status=403)
 
     def app(self, middlewares: list[Any] | None = None) -> web.Application:
-        app = web.Application(middlewares=list(middlewares or []), client_max_size=64 << 20)
+        app = web.Application(middlewares=[token_middleware(self.token), *(middlewares or [])],
+                              client_max_size=64 << 20)
         r = app.router
         r.add_post("/generate", self.generate)
         r.add_post("/v1/completions", self.completions)
@@ -94,17 +200,23 @@ class GenerateServer:
             raise BadRequest(f"the request body must be a JSON object, got {type(body).__name__}")
         return body
 
-    async def _run(self, rid: str, ids: list[int], sampling: SamplingParams) -> Generation:
+    async def _run(self, rid: str, ids: list[int], sampling: SamplingParams, owner: str) -> Generation:
+        if rid in self.running:
+            raise BadRequest(f"rid {rid!r} is already in use by a running request; use a fresh one")
         task = asyncio.ensure_future(self.backend.generate(ids, sampling))
         self.running[rid] = task
+        self.owners[rid] = owner
         try:
             return await task
         except asyncio.CancelledError:
             if task.cancelled() and not asyncio.current_task().cancelling():  # aborted via /abort_request
                 return Generation([], [], "abort", prompt_tokens=len(ids))
+            self.cancelled_on_disconnect += 1  # the client went away: the handler was cancelled, and so is task
+            task.cancel()
             raise
         finally:
             self.running.pop(rid, None)
+            self.owners.pop(rid, None)
 
     async def generate(self, request: web.Request) -> web.Response:
         try:
@@ -120,9 +232,10 @@ class GenerateServer:
             if ids and isinstance(ids[0], list):
                 raise BadRequest("batched input_ids (a list of lists) are not supported; send one prompt")
             ids = _token_ids(ids, "input_ids")
-            sampling = _sampling_from_sglang(body.get("sampling_params") or {})
+            self._check_prompt(ids, "input_ids")
+            sampling = _sampling_from_sglang(body.get("sampling_params") or {}, vocab=self.vocab_size)
             rid = str(body.get("rid") or uuid.uuid4().hex)
-            gen = await self._run(rid, ids, sampling)
+            gen = await self._run(rid, ids, sampling, self.client_id(request))
         except (BadRequest, BackendFatalError) as e:
             return web.json_response({"error": {"message": str(e)}}, status=400)
         finish: dict[str, Any] = {"type": gen.finish_reason}
@@ -137,7 +250,7 @@ class GenerateServer:
             "meta_info": {
                 "id": rid, "finish_reason": finish, "prompt_tokens": len(ids),
                 "completion_tokens": len(gen.ids),
-                "output_token_logprobs": [[lp, t, None] for lp, t in zip(gen.logprobs, gen.ids)],
+                "output_token_logprobs": [[lp, t, None] for lp, t in zip(_finite(gen.logprobs), gen.ids)],
                 "weight_version": str(self.backend.version),
             },
         })
@@ -148,21 +261,21 @@ class GenerateServer:
             if body.get("stream"):
                 raise BadRequest("stream=true is not supported by agentrl.serve")
             ids = _token_ids(body.get("prompt"), "prompt")
-            try:
-                sampling = SamplingParams(
-                    temperature=float(body.get("temperature", 1.0)), top_p=float(body.get("top_p", 1.0)),
-                    top_k=int(body.get("top_k", -1) or -1), max_new_tokens=int(body.get("max_tokens", 16)),
-                    stop_token_ids=tuple(body.get("stop_token_ids") or ()), seed=body.get("seed"))
-            except (TypeError, ValueError) as e:
-                raise BadRequest(f"bad sampling fields: {e}") from None
+            self._check_prompt(ids, "prompt")
+            top_k = body.get("top_k", -1)
+            sampling = validated_sampling(body.get("temperature", 1.0), body.get("top_p", 1.0),
+                                          -1 if top_k in (None, 0) else top_k, body.get("max_tokens", 16),
+                                          body.get("stop_token_ids"), body.get("seed"), names=_VLLM_NAMES,
+                                          vocab=self.vocab_size)
             rid = "cmpl-" + uuid.uuid4().hex
-            gen = await self._run(rid, ids, sampling)
+            gen = await self._run(rid, ids, sampling, self.client_id(request))
         except (BadRequest, BackendFatalError) as e:
             return web.json_response({"error": {"message": str(e), "type": "BadRequestError"}}, status=400)
         choice: dict[str, Any] = {"index": 0, "text": "", "finish_reason": gen.finish_reason,
                                   "logprobs": None}
         if body.get("logprobs") is not None:
-            choice["logprobs"] = {"token_logprobs": gen.logprobs, "tokens": [f"token_id:{t}" for t in gen.ids]}
+            choice["logprobs"] = {"token_logprobs": _finite(gen.logprobs),
+                                  "tokens": [f"token_id:{t}" for t in gen.ids]}
         if body.get("return_token_ids"):
             choice["token_ids"] = gen.ids
             choice["prompt_token_ids"] = ids
@@ -187,6 +300,8 @@ class GenerateServer:
 
     async def flush_cache(self, request: web.Request) -> web.Response:
         # the local backend keeps no cache between requests; like SGLang, refuse while requests run
+        if not self.is_admin(request):
+            return self._forbidden("/flush_cache")
         if self.running:
             return web.Response(status=400, text="Cache not flushed: there are running requests.")
         return web.Response(text="Cache flushed.")
@@ -196,33 +311,75 @@ class GenerateServer:
             body = await self._json(request)
         except BadRequest as e:
             return web.json_response({"error": {"message": str(e)}}, status=400)
-        if body.get("abort_all"):
-            tasks = list(self.running.values())
+        me = self.client_id(request)
+        if body.get("abort_all") and body.get("all_clients"):
+            if not self.is_admin(request):
+                return self._forbidden("aborting every client's requests (all_clients)")
+            rids = list(self.running)
+        elif body.get("abort_all"):
+            rids = [r for r in self.running if self.owners.get(r) == me]
         else:
-            t = self.running.get(str(body.get("rid")))
-            tasks = [t] if t is not None else []
-        for t in tasks:
-            t.cancel()
-        return web.Response(status=200)
+            rid = str(body.get("rid"))
+            rids = [rid] if rid in self.running and self.owners.get(rid) == me else []
+        for r in rids:
+            self.running[r].cancel()
+        return web.json_response({"aborted": len(rids)})
 
     async def update_weights_from_disk(self, request: web.Request) -> web.Response:
+        if not self.is_admin(request):
+            return self._forbidden("/update_weights_from_disk")
         try:
             body = await self._json(request)
             path = Path(str(body.get("model_path", ""))).expanduser()
+            if self.weights_root is not None:
+                real = path.resolve()
+                if real != self.weights_root and self.weights_root not in real.parents:
+                    raise BadRequest(f"model_path {str(path)!r} is outside weights_root {str(self.weights_root)!r}")
             files = sorted(path.glob("*.safetensors")) if path.is_dir() else []
             if not files:
                 raise BadRequest(f"model_path {str(path)!r} is not a directory holding *.safetensors files")
+            async with self._update_lock:
+                n = await asyncio.to_thread(self._load_validated, files)
+                version = await self.backend.update_weights(None)  # the copy is done: a new version
         except BadRequest as e:
-            return web.json_response({"success": False, "message": str(e)}, status=400)
+            return web.json_response({"success": False, "message": f"weights NOT updated: {e}"}, status=400)
+        self.model_path = str(path)
+        return web.json_response({"success": True, "message": f"loaded {n} tensors from {path}",
+                                  "num_paused_requests": 0, "weight_version": str(version)})
+
+    def _load_validated(self, files: list[Path]) -> int:
+        """Read every tensor, check it against the model, then copy them all (nothing is copied on failure)."""
+        import torch
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         state: dict[str, Any] = {}
         for f in files:
-            state.update(load_file(str(f)))
-        version = await self.backend.update_weights(state)
-        self.model_path = str(path)
-        return web.json_response({"success": True, "message": f"loaded {len(state)} tensors from {path}",
-                                  "num_paused_requests": 0, "weight_version": str(version)})
+            try:
+                part = load_file(str(f))
+            except (SafetensorError, OSError, ValueError) as e:
+                raise BadRequest(f"{f.name} is not a readable safetensors file ({e})") from None
+            dup = sorted(set(part) & set(state))
+            if dup:
+                raise BadRequest(f"tensor {dup[0]!r} appears in more than one file")
+            state.update(part)
+        if not state:
+            raise BadRequest("the files hold no tensors")
+        params = dict(self.backend.model.state_dict(keep_vars=True))
+        for name, t in state.items():
+            p = params.get(name)
+            if p is None:
+                raise BadRequest(f"tensor {name!r} is not a parameter of the served model")
+            if tuple(t.shape) != tuple(p.shape):
+                raise BadRequest(f"tensor {name!r} has shape {list(t.shape)}, the model's is {list(p.shape)}")
+            if t.dtype != p.dtype:
+                raise BadRequest(f"tensor {name!r} has dtype {t.dtype}, the model's is {p.dtype}")
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise BadRequest(f"tensor {name!r} holds NaN or infinite values")
+        with self.backend.model_lock, torch.no_grad():
+            for name, t in state.items():
+                params[name].data.copy_(t)
+        return len(state)
 
     async def unsupported(self, request: web.Request) -> web.Response:
         return web.json_response({"success": False, "message": f"{request.path} (NCCL weight sync) needs a GPU "
@@ -235,9 +392,16 @@ class GenerateServer:
 
 async def start_server(backend: LocalBackend, host: str = "127.0.0.1", port: int = 0, *,
                        middlewares: list[Any] | None = None, **kw: Any) -> tuple[web.AppRunner, str]:
-    """Start the server in the running loop; returns the runner (``await runner.cleanup()``) and its URL."""
+    """Start the server in the running loop; returns the runner (``await runner.cleanup()``) and its URL.
+
+    ``kw`` goes to :class:`GenerateServer` (``token``, ``weights_root``...). A non-loopback ``host`` needs a
+    token. The :class:`GenerateServer` is ``runner.app["server"]``.
+    """
     server = GenerateServer(backend, **kw)
-    runner = web.AppRunner(server.app(middlewares), access_log=None)
+    require_token_off_loopback(host, server.token, "agentrl.serve", TOKEN_ENV)
+    app = server.app(middlewares)
+    app["server"] = server
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -246,7 +410,8 @@ async def start_server(backend: LocalBackend, host: str = "127.0.0.1", port: int
 
 
 def _parse_args(argv: list[str]) -> dict[str, str]:
-    allowed = {"model", "host", "port", "max_batch_size", "dtype", "vocab_size", "seed", "device"}
+    allowed = {"model", "host", "port", "max_batch_size", "dtype", "vocab_size", "seed", "device", "token",
+               "weights_root"}
     out: dict[str, str] = {}
     for a in argv:
         k, eq, v = a.partition("=")
@@ -282,9 +447,15 @@ def main(argv: list[str] | None = None) -> None:
     if "device" in args:
         model = model.to(args["device"])
     backend = LocalBackend(model, max_batch_size=int(args.get("max_batch_size", 32)), tokenizer=tokenizer)
-    app = GenerateServer(backend, model_path=args["model"], tokenizer=tokenizer).app()
+    server = GenerateServer(backend, model_path=args["model"], tokenizer=tokenizer, token=args.get("token"),
+                            weights_root=args.get("weights_root"))
+    host = args.get("host", "127.0.0.1")
+    try:
+        require_token_off_loopback(host, server.token, "agentrl.serve", TOKEN_ENV)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     logging.basicConfig(level=logging.INFO)
-    web.run_app(app, host=args.get("host", "127.0.0.1"), port=int(args.get("port", 30000)))
+    web.run_app(server.app(), host=host, port=int(args.get("port", 30000)), handler_cancellation=True)
     backend.close_sync()
 
 

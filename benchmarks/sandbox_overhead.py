@@ -1,15 +1,17 @@
-"""Sandbox overhead: a trivial program in the sandbox vs. a bare ``python -c`` subprocess, measured side by side.
+"""Sandbox overhead: a trivial program in the sandbox vs. a bare ``python -c`` subprocess, measured side by side,
+in every isolation mode that works here (bwrap, unshare).
 
-Prints the time per execution of each (interleaved rounds, median), their ratio, and executions per second
-of the sandbox with 1 and 2 worker threads. Also the cost of one code-env evaluation (a bundled task's
-reference solution on all its tests in one sandbox run).
+Prints, per mode, the time per execution of each (interleaved rounds, median) and their ratio; then, in the
+default mode, executions per second with 1 and 2 worker threads and the cost of one code-env evaluation (a
+bundled task's reference solution on all its tests in one sandbox run).
 
-    python benchmarks/sandbox_overhead.py [--n 40]
+    python benchmarks/sandbox_overhead.py [--n 40] [--modes bwrap,unshare]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -47,21 +49,37 @@ def throughput(workers: int, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def ratio(mode: str, n: int) -> None:
+    os.environ[sandbox.FORCE_ENV] = mode
+    sandbox._reset_isolation_cache()
+    try:
+        for _ in range(3):  # warm caches
+            bare(), boxed()
+        b, s = [], []
+        for _ in range(n):  # interleaved so that load changes hit both alike
+            b.append(bare())
+            s.append(boxed())
+    finally:
+        os.environ.pop(sandbox.FORCE_ENV, None)
+        sandbox._reset_isolation_cache()
+    mb, ms = statistics.median(b), statistics.median(s)
+    print(f"[{mode:7s}] bare `python -c` : {mb * 1000:7.1f} ms / run   sandboxed: {ms * 1000:7.1f} ms / run "
+          f"(medians of {n})   ratio sandbox/bare: {ms / mb:5.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=40, help="executions per measurement")
-    n = ap.parse_args().n
-    print(f"isolation: {sandbox.isolation()}   python: {sys.executable}   cpus: {__import__('os').cpu_count()}")
-    for _ in range(3):  # warm caches
-        bare(), boxed()
-    b, s = [], []
-    for _ in range(n):  # interleaved so that load changes hit both alike
-        b.append(bare())
-        s.append(boxed())
-    mb, ms = statistics.median(b), statistics.median(s)
-    print(f"bare `python -c` subprocess : {mb * 1000:7.1f} ms / run (median of {n})")
-    print(f"sandboxed run_python        : {ms * 1000:7.1f} ms / run (median of {n})")
-    print(f"overhead ratio sandbox/bare : {ms / mb:7.2f}x")
+    ap.add_argument("--modes", default="bwrap,unshare", help="isolation modes to compare")
+    a = ap.parse_args()
+    n = a.n
+    print(f"default isolation: {sandbox.isolation()}   python: {sys.executable}   cpus: {os.cpu_count()}")
+    for mode in a.modes.split(","):
+        why = sandbox.why_not(mode)
+        if why is not None:
+            print(f"[{mode:7s}] not available here: {why}")
+            continue
+        ratio(mode, n)
     old = sandbox.max_concurrency()
     sandbox.set_max_concurrency(2)
     try:

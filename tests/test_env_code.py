@@ -221,6 +221,51 @@ def test_livecodebench_loader_errors_name_file_and_field(tmp_path):
     assert decode_private_tests(encode_private_tests([{"input": "a", "output": "b"}])) == [{"input": "a", "output": "b"}]
 
 
+class _Payload:
+    """Unpickling this runs code (what a crafted LiveCodeBench file could do to the standard unpickler)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def _crafted_row(payload) -> dict:
+    import base64
+    import pickle
+    import zlib
+
+    blob = base64.b64encode(zlib.compress(pickle.dumps(payload))).decode()
+    return {"question_content": "x", "public_test_cases": [{"input": "1", "output": "1", "testtype": "stdin"}],
+            "private_test_cases": blob}
+
+
+def test_private_tests_are_never_unpickled_into_code(tmp_path):
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / "crafted.jsonl"
+    crafted.write_text(json.dumps(_crafted_row(_Payload(marker))) + "\n")
+    with pytest.raises(TaskFormatError, match=r"crafted\.jsonl:1: private_test_cases could not be decoded "
+                                              r"\(global builtins\.exec is not allowed"):
+        load_lcb_jsonl(crafted)
+    assert not marker.exists(), "loading a task file ran code from it"
+    with pytest.raises(ValueError, match="not allowed"):
+        CodeEnv(tasks=str(crafted))
+    assert not marker.exists()
+    # plain data in every pickle protocol still loads (LiveCodeBench's own files)
+    import pickle
+
+    from envs.code.tasks import plain_pickle_loads
+
+    data = json.dumps([{"input": "a", "output": "b", "testtype": "stdin"}])
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        for value in (data, data.encode(), {"k": [1, 2.5, (3, None)], "s": {1, 2}, "b": True}):
+            assert plain_pickle_loads(pickle.dumps(value, protocol=proto)) == value
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(json.dumps(_crafted_row(data)) + "\n")
+    assert [c.output for c in load_lcb_jsonl(ok)[0].hidden] == ["b"]
+
+
 def test_humaneval_task_set_oracle_and_wrong():
     tasks = humaneval_tasks()
     assert len(tasks) == 164 and all(t.kind == "script" and t.hidden for t in tasks)
@@ -258,3 +303,77 @@ def test_registered_and_gymnasium_checker():
     env = agentrl.make("code", max_turns=2)
     assert type(env).default_policy == "code"
     check_env(env)
+
+
+# ---------------------------------------------------------------------------------------------- reward hacking
+_PROBE = r'''
+import base64, json, os, pickle, sys, zlib
+inp = sys.stdin.read().strip()
+def dec(v):
+    if not isinstance(v, str):
+        return v or []
+    try:
+        return json.loads(v)
+    except ValueError:
+        raw = pickle.loads(zlib.decompress(base64.b64decode(v)))
+        return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+cands = [KNOWN]
+for top in ('/work', '/root', '/home', '/tmp', '/var/tmp', '/opt', '/srv', '/mnt', '/data', '/var', os.getcwd()):
+    seen = 0
+    for d, dirs, fs in os.walk(top):
+        seen += len(fs)
+        cands += [os.path.join(d, f) for f in fs if f.endswith('.jsonl')]
+        if seen > 50000:
+            break
+for path in cands:
+    try:
+        lines = open(path, encoding='utf-8').read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        continue
+    for line in lines:
+        try:
+            row = json.loads(line)
+            tests = []
+            for k in ('public_test_cases', 'private_test_cases'):
+                tests += dec(row.get(k))
+        except Exception:
+            continue
+        for t in tests:
+            if isinstance(t, dict) and str(t.get('input', '')).strip() == inp:
+                print(t['output'])
+                sys.exit(0)
+print('no answer found')
+'''
+
+
+def _probe_task():
+    return next(t for t in bundled_tasks() if t.kind == "stdin" and t.split == "test")
+
+
+def test_reward_hacking_probe_works_when_not_contained():
+    """The probe is a real attack: run bare on the host it finds the task file and prints the expected output."""
+    import subprocess
+    from envs.code.tasks import BUNDLED_PATH
+
+    t = _probe_task()
+    code = _PROBE.replace("KNOWN", repr(str(BUNDLED_PATH.resolve())))
+    case = t.hidden[0]
+    r = subprocess.run([sys.executable, "-c", code], input=case.input, capture_output=True, text=True, timeout=120)
+    assert stdout_matches(r.stdout, case.output), r.stdout[:200]
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "unshare"])
+def test_reward_hacking_probe_scores_zero_in_every_mode(mode):
+    """A solution that looks for the task's files (where the project keeps them, and anywhere it can walk) finds
+    nothing inside the sandbox: it passes no hidden test."""
+    from sandbox_modes import forced
+    from envs.code.tasks import BUNDLED_PATH
+
+    t = _probe_task()
+    code = _PROBE.replace("KNOWN", repr(str(BUNDLED_PATH.resolve())))
+    with forced(mode):
+        env = CodeEnv(max_turns=1)
+        _, reward, terminated, truncated, info = _episode(env, t.id, f"```python\n{code}\n```")
+    assert info["hidden_passed"] == 0 and reward == 0.0, info
+    assert all(o.got.strip() in ("no answer found", "") for o in env.last_outcomes), \
+        [o.got[:80] for o in env.last_outcomes]

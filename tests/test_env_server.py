@@ -67,15 +67,16 @@ def server():
     s.stop()
 
 
-def raw(url, method, path, body=None, raw_body=None):
+def raw(url, method, path, body=None, raw_body=None, headers=None, with_headers=False):
     p = urlsplit(url)
     conn = http.client.HTTPConnection(p.hostname, p.port, timeout=30)
     data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+    conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
     resp = conn.getresponse()
     out = resp.status, json.loads(resp.read() or b"{}")
+    hdrs = dict(resp.getheaders())
     conn.close()
-    return out
+    return (*out, hdrs) if with_headers else out
 
 
 def episode(env, task_id: str, seed: int):
@@ -115,7 +116,7 @@ def test_malformed_requests_get_4xx_with_a_reason(server):
     status, body = raw(url, "POST", "/sessions", {"env_id": "webshop"})
     assert status == 400 and "serves env 'test-fragile-guess'" in body["error"]
     status, body = raw(url, "POST", "/sessions", {"kwargs": {"high": 1}})
-    assert status == 400 and "high must be >= 2" in body["error"]
+    assert status == 400 and "fixed when it starts" in body["error"] and "'high'" in body["error"]
     status, body = raw(url, "POST", "/sessions/nope/step", {"action": "guess[1]"})
     assert status == 404 and "unknown session" in body["error"]
     sid = raw(url, "POST", "/sessions", {})[1]["session_id"]
@@ -184,3 +185,138 @@ async def test_engine_on_remote_envs_matches_local(bpe_tokenizer, server):
                        for g in gs for t in g]
     assert view(out[0]) == view(out[1]) and not any(t.failed for g in out[1] for t in g)
     await backend.close()
+
+
+# ---------------------------------------------------------------------------------------------- security (issue 15)
+def _crafted_tasks(tmp_path):
+    import base64
+    import pickle
+    import zlib
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker)!r}, 'w').write('ran as the server')",))
+
+    blob = base64.b64encode(zlib.compress(pickle.dumps(Payload()))).decode()
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps({"question_content": "x", "private_test_cases": blob,
+                                "public_test_cases": [{"input": "1", "output": "1", "testtype": "stdin"}]}) + "\n")
+    return path, marker
+
+
+def test_clients_cannot_choose_env_kwargs_run_code_or_lift_sandbox_limits(tmp_path):
+    """Findings 1 and 2: per-session kwargs (a task file to unpickle, bigger sandbox limits) are refused; the
+    server's own limits hold for every session."""
+    path, marker = _crafted_tasks(tmp_path)
+    s = ServerThread("code", env_kwargs={"max_turns": 1})
+    try:
+        status, body = raw(s.url, "POST", "/sessions", {"kwargs": {"tasks": str(path)}})
+        assert status == 400 and "fixed when it starts" in body["error"]
+        assert not marker.exists(), "a client made the server run code from a task file"
+        status, body = raw(s.url, "POST", "/sessions", {"kwargs": {"memory_mb": 1000000, "timeout_s": 600}})
+        assert status == 400 and "'memory_mb'" in body["error"] and "'timeout_s'" in body["error"]
+        sid = raw(s.url, "POST", "/sessions", {})[1]["session_id"]
+        status, body = raw(s.url, "POST", f"/sessions/{sid}/reset",
+                           {"options": {"task_id": s.server._probe.task_ids("train")[0], "memory_mb": 10 ** 6}})
+        assert status == 400 and "'memory_mb'" in body["error"] and "accepted: ['task_id', 'split']" in body["error"]
+        env = RemoteEnv(s.url, env_id="code")
+        task = env.task_ids("train")[0]
+        env.reset(options={"task_id": task})
+        # 1.5 GB is past the server's memory limit (1024 MB) whatever the client wants
+        _, reward, _, _, info = env.step("```python\nx = b'1' * (1536 << 20)\nprint(len(x))\n```")
+        assert reward == 0.0 and info["hidden_passed"] == 0
+        env.close()
+    finally:
+        s.stop()
+
+
+def test_token_auth_and_no_open_bind_without_it():
+    s = ServerThread("guess", token="s3cret-token")
+    try:
+        assert raw(s.url, "GET", "/health")[0] == 200  # health stays open for probes
+        status, body = raw(s.url, "POST", "/sessions", {})
+        assert status == 401 and "token" in body["error"]
+        assert raw(s.url, "POST", "/sessions", {}, headers={"Authorization": "Bearer wrong"})[0] == 401
+        assert raw(s.url, "GET", "/tasks", headers={"Authorization": "Bearer s3cret-token"})[0] == 200
+        with pytest.raises(RemoteEnvError, match="401"):
+            RemoteEnv(s.url, env_id="guess")
+        env = RemoteEnv(s.url, env_id="guess", token="s3cret-token")
+        env.reset(options={"task_id": "train-0"})
+        env.close()
+    finally:
+        s.stop()
+
+    async def open_bind():
+        return await start_env_server("guess", host="0.0.0.0", port=0)
+
+    with pytest.raises(ValueError, match="needs a shared-secret token"):
+        asyncio.run(open_bind())
+
+
+def test_full_server_answers_503_with_retry_after():
+    s = ServerThread("guess", max_sessions=2, idle_timeout_s=300)
+    try:
+        for _ in range(2):
+            assert raw(s.url, "POST", "/sessions", {})[0] == 200
+        status, body, headers = raw(s.url, "POST", "/sessions", {}, with_headers=True)
+        assert status == 503 and "retry in" in body["error"]
+        assert 1 <= int(headers["Retry-After"]) <= 301
+        assert raw(s.url, "GET", "/health")[0] == 200
+    finally:
+        s.stop()
+
+
+def _wait_closed(sock, timeout=30.0) -> bool:
+    """Whether the server closes ``sock`` (reads until EOF) within ``timeout``."""
+    import socket as _socket
+
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (TimeoutError, _socket.timeout):
+        return False
+    except OSError:
+        return True
+
+
+def test_slowloris_and_connection_cap_leave_health_answering():
+    """Finding 6: connections that never finish their request head are closed after the header timeout; at the
+    connection cap the oldest idle connection gives way, so /health still answers."""
+    import socket
+
+    s = ServerThread("guess", max_connections=8, header_timeout_s=1.0)
+    host, port = urlsplit(s.url).hostname, urlsplit(s.url).port
+    socks = []
+    try:
+        for _ in range(20):  # more than the cap
+            c = socket.create_connection((host, port), timeout=10)
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            socks.append(c)
+        assert raw(s.url, "GET", "/health")[0] == 200  # answered while saturated
+        assert all(_wait_closed(c) for c in socks)  # evicted or timed out, none held forever
+        g = s.server.guard
+        assert g.evicted + g.timed_out >= 20 and len(g.conns) <= 8
+    finally:
+        for c in socks:
+            c.close()
+        s.stop()
+
+
+def test_body_read_timeout():
+    import socket
+
+    s = ServerThread("guess", body_timeout_s=0.5)
+    try:
+        p = urlsplit(s.url)
+        c = socket.create_connection((p.hostname, p.port), timeout=30)
+        c.sendall(b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000\r\n\r\n{\"kw")
+        reply = c.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 408") and b"did not arrive" in reply
+        c.close()
+    finally:
+        s.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -11,6 +12,7 @@ import pytest
 
 from agentrl import sandbox as sb
 from agentrl.sandbox import Limits, SandboxError, run_python, spawn_python
+from sandbox_modes import MODES, forced
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux-only")
 FAST = Limits(cpu_s=2, wall_s=5, output_bytes=1 << 16)
@@ -18,8 +20,9 @@ FAST = Limits(cpu_s=2, wall_s=5, output_bytes=1 << 16)
 
 def test_isolation_is_probed_and_bwrap_used_when_present():
     iso = sb.isolation()
-    assert iso in ("bwrap", "unshare", "none")
+    assert iso in ("bwrap", "unshare")
     if __import__("shutil").which("bwrap") and os.environ.get("AGENTRL_SANDBOX_ISOLATION") is None:
+        assert sb.why_not("bwrap") is None  # make setup installs bubblewrap: it must contain code here
         assert iso == "bwrap"
 
 
@@ -169,18 +172,67 @@ def test_legitimate_programs_work_inside():
     assert r.stdout.splitlines() == ["thread", "[0, 1, 4, 9, 16]"]
 
 
-@pytest.mark.skipif(not __import__("shutil").which("unshare"), reason="needs util-linux unshare")
-def test_spawn_python_under_unshare_fallback(monkeypatch):
-    monkeypatch.setenv("AGENTRL_SANDBOX_ISOLATION", "unshare")
+@pytest.fixture(params=MODES)
+def each_mode(request):
+    with forced(request.param) as m:
+        yield m
+
+
+def test_legitimate_programs_and_pipes_in_each_mode(each_mode):
+    code = ("import multiprocessing as mp, subprocess, sys, tempfile, threading\n"
+            "def sq(x):\n    return x * x\n"
+            "if __name__ == '__main__':\n"
+            "    with mp.Pool(2) as p:\n        r = p.map(sq, range(5))\n"
+            "    t = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+            "    with tempfile.NamedTemporaryFile('w') as f:\n        f.write('x')\n"
+            "    print(subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True, text=True).stdout.strip())\n"
+            "    print(open('data/in.txt').read(), r)\n")
+    r = run_python(code, files={"data/in.txt": "TXT"}, limits=Limits(cpu_s=5, wall_s=20))
+    assert r.verdict == "ok" and r.isolation == each_mode, r.stderr
+    assert r.stdout.splitlines() == ["thread", "42", "TXT [0, 1, 4, 9, 16]"]
+    with spawn_python("import sys\nfor l in sys.stdin.buffer:\n    sys.stdout.buffer.write(l.strip()[::-1] + "
+                      "b'\\n'); sys.stdout.flush()", limits=Limits(wall_s=30)) as p:
+        assert p.isolation == each_mode
+        p.send(b"abc\n")
+        assert p.read_line(timeout=10) == b"cba\n"
+    assert not p.alive()
+
+
+def test_spawned_process_memory_is_bounded_as_a_whole(each_mode):
+    src = ("import os, sys, time\nfor _ in range(4):\n    if os.fork() == 0:\n        x = b'1' * (150 << 20)\n"
+           "        time.sleep(60)\nprint('forked', flush=True)\ntime.sleep(60)\n")
+    p = spawn_python(src, limits=Limits(wall_s=None, cpu_s=30, memory_mb=400))
+    try:
+        assert p.read_line(timeout=30) == b"forked\n"
+        p.wait(timeout=60)
+        assert "memory" in (p.killed_reason or "")
+    finally:
+        p.close()
+
+
+def test_no_contained_mode_fails_closed(monkeypatch):
+    """When no mode contains code (probe results injected), runs are refused unless the loud opt-in is set."""
+    iso_mod = importlib.import_module("agentrl.sandbox.isolation")
+    monkeypatch.setattr(iso_mod, "_why", {"bwrap": "bwrap missing (injected)", "unshare": "not root (injected)"})
+    monkeypatch.delenv(sb.FORCE_ENV, raising=False)
+    monkeypatch.delenv(sb.ALLOW_ENV, raising=False)
     sb._reset_isolation_cache()
     try:
-        if not sb._probe(sb._unshare_prefix() + ["true"]):
-            pytest.skip("unshare does not work on this machine")
-        with spawn_python("import sys\nfor l in sys.stdin.buffer:\n    sys.stdout.buffer.write(l.strip()[::-1] + "
-                          "b'\\n'); sys.stdout.flush()", limits=Limits(wall_s=30)) as p:
-            assert p.isolation == "unshare"
-            p.send(b"abc\n")
-            assert p.read_line(timeout=10) == b"cba\n"
-        assert not p.alive()
+        with pytest.raises(SandboxError, match=sb.ALLOW_ENV) as e:
+            run_python("print('should not run')", limits=FAST)
+        assert "bwrap missing (injected)" in str(e.value) and "not root (injected)" in str(e.value)
+        monkeypatch.setenv(sb.FORCE_ENV, "unshare")
+        sb._reset_isolation_cache()
+        with pytest.raises(SandboxError, match="unshare does not contain code here: not root"):
+            run_python("pass", limits=FAST)
+        monkeypatch.setenv(sb.FORCE_ENV, "none")
+        sb._reset_isolation_cache()
+        with pytest.raises(SandboxError, match=sb.ALLOW_ENV):
+            run_python("pass", limits=FAST)
+        monkeypatch.setenv(sb.ALLOW_ENV, "1")
+        sb._reset_isolation_cache()
+        with pytest.warns(RuntimeWarning, match="WITHOUT ISOLATION"):
+            r = run_python("print('ran')", limits=FAST)
+        assert r.stdout == "ran\n" and r.isolation == "none"
     finally:
         sb._reset_isolation_cache()

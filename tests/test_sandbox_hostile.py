@@ -1,8 +1,10 @@
-"""Hostile programs against the sandbox: each must be contained with a clear verdict, leave the host and its
-files untouched, leave nothing running, and return within its wall limit + 2 s.
+"""Hostile programs against the sandbox, in every permitted isolation mode (bwrap and unshare, each forced):
+each must be contained with a clear verdict, leave the host and its files untouched, leave nothing running,
+and return within its wall limit + 2 s.
 
-All programs run once, in parallel up to the sandbox's concurrency limit (module fixture); each test then
-checks its own program's outcome.
+All programs run once per mode, in parallel up to the sandbox's concurrency limit (module fixture); each test
+then checks its own program's outcome. Leaks across runs and slots, death with the host, and the whole-run
+memory bound have their own tests below.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from agentrl import sandbox as sb
-from agentrl.sandbox import Limits, SandboxResult, run_python
+from agentrl.sandbox import Limits, SandboxResult, run_python, spawn_python
+from sandbox_modes import MODES, forced
 
 MARKER = f"agentrl-hostile-{uuid.uuid4().hex[:12]}"
 WALL = 3.0
@@ -29,12 +32,9 @@ LIM = Limits(cpu_s=1, wall_s=WALL, memory_mb=512, max_procs=24, file_size_mb=8, 
              output_bytes=64 * 1024)
 SLOW = LIM.with_(wall_s=10.0, cpu_s=5)
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux-only"),
-    # without bwrap or unshare nothing stops a fork bomb or a socket; do not run hostile code unisolated
-    pytest.mark.skipif(sys.platform.startswith("linux") and sb.isolation() == "none",
-                       reason="no isolation available (install bubblewrap)"),
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux-only")
+ROOT = Path(__file__).resolve().parents[1]
+TASK_FILE = ROOT / "envs" / "code" / "data" / "bundled.jsonl"
 
 
 NAMES = [
@@ -43,6 +43,11 @@ NAMES = [
     "read_project_file", "read_home_canary", "list_home", "write_outside_workdir", "kill_parent", "kill_host_pid",
     "kill_everything", "daemon_outlives", "daemon_holds_stdout", "deep_recursion", "thread_bomb", "fd_exhaustion",
     "env_secrets", "proc_environ_of_host", "setuid_root", "ignore_stdin_flood", "multiprocess_cpu_burn",
+    # added for issue 15 (the unshare fallback held none of these before)
+    "setsid_daemon_writes_later", "read_etc_shadow", "read_root_only_file", "read_task_file", "read_tests_dir",
+    "search_for_task_files", "host_tmp_dirs_visible", "unix_socket_on_disk", "unix_socket_abstract",
+    "setuid_binary", "capabilities_and_nnp", "ptrace_attach", "user_namespace", "mount_in_user_namespace",
+    "memory_across_processes", "fill_inodes", "dev_shm_past_disk_limit", "write_proc_and_sys", "host_pids_visible",
 ]
 
 
@@ -57,6 +62,10 @@ class Host:
     port: int
     accepted: list = field(default_factory=list)
     victim: subprocess.Popen | None = None
+    root_only: Path | None = None
+    sock_path: str = ""
+    unix_listeners: list = field(default_factory=list)
+    host_markers: list = field(default_factory=list)
 
 
 @dataclass
@@ -123,6 +132,70 @@ def _cases(h: Host) -> dict[str, Case]:
         "multiprocess_cpu_burn": Case(
             "import multiprocessing as mp\ndef burn(_):\n    while True: pass\n"
             "if __name__ == '__main__':\n    with mp.Pool(4) as p: p.map(burn, range(8))\n", {"timeout"}),
+        "setsid_daemon_writes_later": Case(
+            "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        time.sleep(1.5)\n"
+            f"        for p in [{str(h.tmp / 'daemon_wrote')!r}, '/tmp/daemon_wrote']:\n"
+            "            try: open(p, 'w').write('x')\n            except OSError: pass\n"
+            "        time.sleep(60)\n    os._exit(0)\nos.wait()\nprint('parent done')\n", {"ok"}),
+        "read_etc_shadow": Case("print(open('/etc/shadow').read()[:80])\n", {"error"}),
+        "read_root_only_file": Case(f"print(open({str(h.root_only)!r}).read())\n", {"error"}),
+        "read_task_file": Case(f"print(open({str(TASK_FILE)!r}).read()[:200])\n", {"error"}),
+        "read_tests_dir": Case(f"import os\nprint(os.listdir({str(ROOT / 'tests')!r}))\n", {"error"}),
+        "search_for_task_files": Case(
+            "import os\nfor top in os.listdir('/'):\n    if top in ('proc', 'sys', 'dev'): continue\n"
+            "    for d, dirs, fs in os.walk('/' + top):\n        for f in fs:\n"
+            f"            if f in ('bundled.jsonl', 'test_sandbox_hostile.py') or {MARKER!r} in f:\n"
+            "                print('FOUND', os.path.join(d, f))\nprint('searched')\n", {"ok", "timeout"},
+            limits=SLOW),
+        "host_tmp_dirs_visible": Case(
+            "import os\nfor d in ('/tmp', '/var/tmp', '/dev/shm'):\n    try: print(d, os.listdir(d))\n"
+            "    except OSError as e: print(d, e)\n", {"ok"}),
+        "unix_socket_on_disk": Case(
+            f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({h.sock_path!r})\nprint('CONNECTED')\n",
+            {"error"}),
+        "unix_socket_abstract": Case(
+            f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0{MARKER}')\nprint('CONNECTED')\n",
+            {"error"}),
+        "setuid_binary": Case(
+            "import os, shutil, subprocess\nfor b in ('su', 'sudo', 'passwd', 'mount', 'newgrp'):\n"
+            "    p = shutil.which(b)\n    if not p: continue\n"
+            "    try: r = subprocess.run([p, '-c', 'id -u'] if b == 'su' else [p], stdin=subprocess.DEVNULL, "
+            "capture_output=True, timeout=2)\n    except Exception as e: print(b, 'failed', e); continue\n"
+            "    print(b, r.returncode, r.stdout[:50], r.stderr[:80])\nos.setuid(0)\nprint('ROOT')\n", {"error"}),
+        "capabilities_and_nnp": Case(
+            "for l in open('/proc/self/status'):\n"
+            "    if l.startswith(('Cap', 'NoNewPrivs', 'Seccomp:', 'Uid')): print(l.strip())\n", {"ok"}),
+        "ptrace_attach": Case(
+            "import ctypes, os, time\nlc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\n"
+            "if pid == 0:\n    time.sleep(30)\n    os._exit(0)\n"
+            "r = lc.ptrace(16, pid, None, None)\nprint('PTRACE_OK' if r == 0 else 'denied', ctypes.get_errno())\n"
+            "r2 = lc.ptrace(16, os.getppid(), None, None)\nprint('PTRACE_OK' if r2 == 0 else 'denied')\n"
+            "os.kill(pid, 9)\n", {"ok"}),
+        "user_namespace": Case(
+            "import ctypes, os, subprocess\nlc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('USERNS' if lc.unshare(0x10000000) == 0 else 'denied')\n"
+            "try: print('unshare tool', subprocess.run(['unshare', '-U', '-r', 'id', '-u'], capture_output=True, "
+            "timeout=2).stdout)\nexcept Exception as e: print('no tool', e)\n", {"ok"}),
+        "mount_in_user_namespace": Case(
+            "import ctypes, os\nlc = ctypes.CDLL(None, use_errno=True)\n"
+            "lc.unshare(0x10000000 | 0x20000)\n"
+            "r = lc.mount(b'none', b'/tmp', b'tmpfs', 0, None)\nprint('MOUNTED' if r == 0 else 'denied')\n", {"ok"}),
+        "memory_across_processes": Case(
+            "import os, time\nkids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        x = b'1' * (200 << 20)\n        time.sleep(30)\n        os._exit(0)\n    kids.append(pid)\n"
+            "for k in kids: os.waitpid(k, 0)\nprint('ALL_ALLOCATED')\n", {"memory"}, limits=SLOW),
+        "fill_inodes": Case("i = 0\nwhile True:\n    open(f'/tmp/f{i}', 'w').close(); i += 1\n",
+                            {"disk", "timeout", "error"}),
+        "dev_shm_past_disk_limit": Case(
+            "f = open('/dev/shm/big', 'wb')\nfor _ in range(120): f.write(b'0' * (1 << 20)); f.flush()\n"
+            "print('WROTE_ALL')\n", {"disk"}),
+        "write_proc_and_sys": Case(
+            "import os\nfor p in ('/proc/sysrq-trigger', '/proc/sys/kernel/hostname', '/sys/fs/cgroup/x'):\n"
+            "    try: open(p, 'w').write('x'); print('WROTE', p)\n    except OSError as e: print('denied', p)\n",
+            {"ok"}),
+        "host_pids_visible": Case(
+            "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))\n", {"ok"}),
     }
 
 
@@ -137,15 +210,31 @@ def host(tmp_path_factory):
     listener.settimeout(0.2)
     h = Host(tmp, canary, Path(__file__).resolve(), listener, listener.getsockname()[1])
     h.victim = subprocess.Popen(["sleep", "120"])
+    h.root_only = tmp / "root_only.txt"
+    h.root_only.write_text("SECRET-HOME-FILE")
+    h.root_only.chmod(0o600)
+    h.sock_path = str(tmp / f"{MARKER}.sock")
+    for addr in (h.sock_path, f"\0{MARKER}"):
+        u = socket.socket(socket.AF_UNIX)
+        u.bind(addr)
+        u.listen(5)
+        u.settimeout(0.2)
+        h.unix_listeners.append(u)
+    for d in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(d):
+            m = Path(d) / f"{MARKER}-host"
+            m.write_text("host file")
+            h.host_markers.append(m)
     stop = threading.Event()
 
     def accept():
         while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                h.accepted.append(conn)
-            except OSError:
-                pass
+            for lst in [listener, *h.unix_listeners]:
+                try:
+                    conn, _ = lst.accept()
+                    h.accepted.append(conn)
+                except OSError:
+                    pass
 
     th = threading.Thread(target=accept, daemon=True)
     th.start()
@@ -153,13 +242,23 @@ def host(tmp_path_factory):
     stop.set()
     th.join()
     listener.close()
+    for u in h.unix_listeners:
+        u.close()
+    for m in h.host_markers:
+        m.unlink(missing_ok=True)
     h.victim.kill()
     h.victim.wait()
     canary.unlink(missing_ok=True)
 
 
+@pytest.fixture(scope="module", params=MODES)
+def mode(request):
+    with forced(request.param) as m:
+        yield m
+
+
 @pytest.fixture(scope="module")
-def outcomes(host):
+def outcomes(host, mode):
     os.environ["AGENTRL_TEST_SECRET"] = "hunter2-secret"
     try:
         cases = _cases(host)
@@ -193,16 +292,24 @@ def _leftovers() -> list[str]:
     return found
 
 
-def test_suite_has_at_least_20_programs(host):
-    assert sorted(_cases(host)) == sorted(NAMES) and len(NAMES) >= 20
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_suite_has_at_least_44_programs(host):
+    assert sorted(_cases(host)) == sorted(NAMES) and len(NAMES) >= 29 + 15
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_hostile_program_is_contained(name, outcomes, host):
+def test_hostile_program_is_contained(name, outcomes, host, mode):
     results, cases = outcomes
     res, elapsed = results[name]
     case = cases[name]
     assert isinstance(res, SandboxResult)
+    assert res.isolation == mode
     assert res.verdict in case.verdicts, (name, res.verdict, res.reason, res.stderr_tail())
     assert res.reason or res.verdict == "ok"
     assert elapsed <= case.limits.wall_s + 2.0, (name, elapsed)
@@ -211,13 +318,14 @@ def test_hostile_program_is_contained(name, outcomes, host):
     # the host is unaffected
     assert host.victim.poll() is None, "a sandboxed program killed a host process"
     assert host.canary_home.read_text() == "SECRET-HOME-FILE"
-    assert "CONNECTED" not in res.stdout and "KILLED" not in res.stdout and "ROOT" not in res.stdout
-    assert "SECRET-HOME-FILE" not in res.stdout and "hunter2" not in res.stdout
+    for bad in ("CONNECTED", "KILLED", "ROOT", "FOUND", "PTRACE_OK", "USERNS", "MOUNTED", "WROTE", "ALL_ALLOCATED",
+                "SECRET-HOME-FILE", "hunter2", MARKER, '"question_content"'):
+        assert bad not in res.stdout, (name, bad, res.stdout[:300])
 
 
-def test_specific_containment_details(outcomes, host):
+def test_specific_containment_details(outcomes, host, mode):
     results, _ = outcomes
-    assert not host.accepted, "a sandboxed program reached a loopback server of the host"
+    assert not host.accepted, "a sandboxed program reached a loopback or unix-socket server of the host"
     assert results["huge_output"][0].stdout_truncated
     assert results["huge_stderr"][0].stderr_truncated
     out = results["write_outside_workdir"][0].stdout
@@ -227,37 +335,149 @@ def test_specific_containment_details(outcomes, host):
     env_out = results["env_secrets"][0].stdout
     assert "AGENTRL_TEST_SECRET" not in env_out and "PATH" in env_out
     assert results["daemon_outlives"][0].stdout.strip() == "parent done"
-    if sb.isolation() == "bwrap":  # the home dir and project do not even exist inside
-        assert "No such file" in results["read_project_file"][0].stderr
+    # the project, its task data and the host's temp dirs do not even exist inside
+    for name in ("read_project_file", "read_task_file", "read_tests_dir", "read_root_only_file"):
+        assert "No such file" in results[name][0].stderr, (name, results[name][0].stderr_tail())
+    assert "searched" in results["search_for_task_files"][0].stdout or \
+        results["search_for_task_files"][0].verdict == "timeout"
+    for line in results["host_tmp_dirs_visible"][0].stdout.splitlines():
+        assert line.split(" ", 1)[1] == "[]", line  # private, empty /tmp, /var/tmp and /dev/shm
+    status = dict(line.split(":", 1) for line in results["capabilities_and_nnp"][0].stdout.splitlines())
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+        assert int(status[cap], 16) == 0, (cap, status[cap])
+    assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2"
+    if os.geteuid() == 0:
+        assert int(status["Uid"].split()[0]) != 0
+    assert results["ptrace_attach"][0].stdout.count("denied") == 2
+    assert results["user_namespace"][0].stdout.startswith("denied")
+    assert "b'0\\n'" not in results["user_namespace"][0].stdout  # the unshare tool could not map root either
+    assert results["mount_in_user_namespace"][0].stdout.strip() == "denied"
+    assert results["write_proc_and_sys"][0].stdout.count("denied") == 3
+    assert int(results["host_pids_visible"][0].stdout) < 10  # its own pid namespace
+    assert "together" in results["memory_across_processes"][0].reason
+    if os.geteuid() == 0:  # the private tmpfs have an inode limit too: a flood of empty files ends as "disk"
+        assert results["fill_inodes"][0].verdict == "disk", results["fill_inodes"][0].reason
+    assert results["setsid_daemon_writes_later"][0].stdout.strip() == "parent done"
 
 
-def test_nothing_left_running_and_host_healthy(outcomes):
+def test_nothing_left_running_and_host_healthy(outcomes, host):
     deadline = time.monotonic() + 3
     while _leftovers() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _leftovers() == []
+    time.sleep(2)  # the daemon would have written by now
+    assert not (host.tmp / "daemon_wrote").exists() and not Path("/tmp/daemon_wrote").exists()
     # the machine still forks and runs programs
     assert subprocess.run([sys.executable, "-c", "print(6*7)"], capture_output=True, text=True).stdout == "42\n"
     # and the sandbox still works after all that
     assert run_python("print('still fine')", limits=LIM).stdout == "still fine\n"
 
 
-@pytest.mark.skipif(not __import__("shutil").which("unshare"), reason="needs util-linux unshare")
-def test_unshare_fallback_contains_network_forks_and_daemons(monkeypatch):
-    monkeypatch.setenv("AGENTRL_SANDBOX_ISOLATION", "unshare")
-    sb._reset_isolation_cache()
+
+
+# ---------------------------------------------------------------------------------------------- per-mode checks
+@pytest.fixture(params=MODES)
+def each_mode(request):
+    with forced(request.param) as m:
+        yield m
+
+
+_WRITE_EVERYWHERE = f"""import os
+for d in ('/tmp', '/var/tmp', '/dev/shm', '.'):
     try:
-        if not sb._probe(sb._unshare_prefix() + ["true"]):
-            pytest.skip("unshare does not work on this machine")
-        r = run_python("import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)\n", limits=LIM)
-        assert r.isolation == "unshare" and r.verdict == "error" and "unreachable" in r.stderr
-        t0 = time.monotonic()
-        r = run_python("import os\nwhile True:\n    try: os.fork()\n    except OSError: pass\n", limits=LIM)
-        assert r.verdict == "timeout" and time.monotonic() - t0 <= WALL + 2
-        r = run_python(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; "
-                       f"time.sleep(60)', '{MARKER}'], start_new_session=True)\n", limits=LIM)
-        assert r.verdict == "ok"
-        time.sleep(0.2)
-        assert [p for p in _leftovers() if MARKER in p] == []
+        open(os.path.join(d, '{MARKER}-left'), 'w').write('secret of run A')
+        print('wrote', d)
+    except OSError as e:
+        print('could not write', d, e)
+"""
+_FIND = f"""import os
+found = []
+for d in ('/tmp', '/var/tmp', '/dev/shm', '.', {str(Path(__import__("tempfile").gettempdir()))!r}):
+    for root, dirs, files in os.walk(d):
+        found += [os.path.join(root, f) for f in files if f.startswith('{MARKER}-left')]
+for pid in os.listdir('/proc'):
+    for sub in ('cwd', 'root'):
+        try:
+            for root, dirs, files in os.walk(f'/proc/{{pid}}/{{sub}}'):
+                found += [os.path.join(root, f) for f in files if f.startswith('{MARKER}-left')]
+                break
+        except OSError:
+            pass
+print('FOUND' if found else 'clean', found)
+"""
+
+
+def test_no_leak_across_runs(each_mode):
+    a = run_python(_WRITE_EVERYWHERE, limits=LIM)
+    assert a.verdict == "ok" and a.stdout.count("wrote") == 4, a.stdout
+    b = run_python(_FIND, limits=LIM)
+    assert b.verdict == "ok" and b.stdout.startswith("clean"), b.stdout
+    assert not any(Path(d, f"{MARKER}-left").exists() for d in ("/tmp", "/var/tmp", "/dev/shm"))
+
+
+def test_no_leak_across_concurrent_slots(each_mode):
+    writer = _WRITE_EVERYWHERE + "import sys\nprint('ready', flush=True)\nsys.stdin.read()\n"
+    with spawn_python(writer, limits=LIM.with_(wall_s=60, cpu_s=10)) as a:
+        lines = [a.read_line(timeout=30) for _ in range(5)]
+        assert lines[-1] == b"ready\n", lines
+        b = run_python(_FIND, limits=LIM)
+        assert a.alive()
+    assert b.verdict == "ok" and b.stdout.startswith("clean"), b.stdout
+
+
+_HOLDER = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+os.environ[{sb.FORCE_ENV!r}] = sys.argv[1]
+from agentrl.sandbox import Limits, spawn_python
+p = spawn_python("import time\\nprint('up', flush=True)\\ntime.sleep(600)\\n",
+                 limits=Limits(wall_s=None, cpu_s=600), args=[{MARKER!r} + '-holder'])
+assert p.read_line(timeout=60) == b'up\\n'
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_sandbox_dies_with_its_host_process(each_mode):
+    """The host process is SIGKILLed while its sandbox runs: nothing of the sandbox survives."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, each_mode], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, cwd=str(ROOT))
+    try:
+        line = holder.stdout.readline()
+        assert line.strip().isdigit(), line
+
+        def sandboxed():
+            return [p for p in os.listdir("/proc") if p.isdigit() and f"{MARKER}-holder".encode() in _cmdline(p)]
+
+        assert sandboxed(), "the sandboxed program should be running now"
+        holder.kill()
+        holder.wait()
+        deadline = time.monotonic() + 30
+        while sandboxed() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sandboxed() == []
     finally:
-        sb._reset_isolation_cache()
+        holder.kill()
+        holder.wait()
+
+
+def test_a_mode_that_leaks_is_refused(monkeypatch, each_mode):
+    """The probe runs inside the mode and refuses it when the project is visible (here: bound in on purpose)."""
+    import importlib
+
+    iso_mod = importlib.import_module("agentrl.sandbox.isolation")
+    launch = importlib.import_module("agentrl.sandbox.launch")
+
+    real = launch.minimal_root
+
+    def leaky():
+        r = real()
+        parts = str(ROOT).strip("/").split("/")[:-1]
+        r.dirs += ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        r.ro.append(str(ROOT))
+        return r
+
+    monkeypatch.setattr(launch, "minimal_root", leaky)
+    monkeypatch.setattr(iso_mod, "_why", {})
+    why = sb.why_not(each_mode)
+    assert why is not None and "project's files are visible" in why

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,16 +30,19 @@ class RemoteEnv(AgentEnv):
         url: the server (``http://host:port``).
         env_id: the env the server must be serving (checked; ``None`` accepts whatever it serves).
         timeout_s: per-call socket timeout.
-        **kwargs: constructor arguments for the server-side env (if the server allows them).
+        token: the server's shared secret (default: the ``AGENTRL_ENV_TOKEN`` environment variable).
+        **kwargs: must be empty: the server fixes its env's kwargs when it starts (it answers 400 otherwise).
     """
 
-    def __init__(self, url: str, env_id: str | None = None, *, timeout_s: float = 120.0, **kwargs: Any):
+    def __init__(self, url: str, env_id: str | None = None, *, timeout_s: float = 120.0, token: str | None = None,
+                 **kwargs: Any):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"url must look like http://host:port, got {url!r}")
         self._parts = parts
         self._timeout = timeout_s
         self._conn: http.client.HTTPConnection | None = None
+        self._token = token if token is not None else (os.environ.get("AGENTRL_ENV_TOKEN") or None)
         self.url = url.rstrip("/")
         health = self._request("GET", "/health")
         served = health.get("env_id")
@@ -58,6 +62,8 @@ class RemoteEnv(AgentEnv):
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         for attempt in (0, 1):
             if self._conn is None:
                 self._conn = self._connect()

@@ -1,12 +1,21 @@
 """Serve a registered environment over HTTP (aiohttp), so env workers can run apart from the GPUs.
 
 ``python -m agentrl.envs.serve env=webshop [host=127.0.0.1] [port=8100] [workers=32] [max_sessions=1024]
-[idle_timeout_s=600] [kwargs='{"json": "object"}']``
+[idle_timeout_s=600] [kwargs='{"json": "object"}'] [token=SECRET] [max_connections=1024] [header_timeout_s=10]
+[body_timeout_s=30]``
 
 Each session is one env instance; its calls run one at a time in a thread pool, so a slow env does not block
 the server. Malformed requests get 400 with the reason; an env exception answers 500 for that call and marks
 only that session crashed (409 afterwards); sessions idle longer than ``idle_timeout_s`` are closed.
 The wire format is documented in :mod:`agentrl.envs.protocol`.
+
+Trust: the env id, its constructor kwargs and so its sandbox limits and task files are fixed by whoever starts
+the server; a client chooses only the task (``options.task_id``, ``options.split``) and the ``seed`` at reset.
+With a token (``token=`` or ``AGENTRL_ENV_TOKEN``) every route but ``/health`` needs
+``Authorization: Bearer <token>``; binding a non-loopback address requires one. Against abuse: a complete
+request head within ``header_timeout_s``, a body within ``body_timeout_s``, at most ``max_connections`` open
+connections (idle ones are evicted first, so ``/health`` answers while saturated), and a full server answers
+503 with ``Retry-After`` (when the least recently used session will be reaped).
 """
 
 from __future__ import annotations
@@ -26,6 +35,12 @@ from aiohttp import web
 
 import agentrl
 from agentrl.envs.protocol import dumps
+from agentrl.net import require_token_off_loopback, resolve_token, serve_guarded, token_middleware
+
+#: Environment variable holding the env server's shared secret.
+TOKEN_ENV = "AGENTRL_ENV_TOKEN"
+#: Keys of ``reset(options=...)`` a client may send (the task and the split it is drawn from).
+RESET_OPTIONS = ("task_id", "split")
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +53,24 @@ class _Session:
     crashed: str | None = None
 
 
-def _err(status: int, reason: str, kind: str) -> web.Response:
-    return web.json_response({"error": reason, "type": kind}, status=status, dumps=dumps)
+def _err(status: int, reason: str, kind: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": reason, "type": kind}, status=status, dumps=dumps, headers=headers)
 
 
 class EnvServer:
     """Sessions of one registered env behind an aiohttp app."""
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, *, workers: int = 32,
-                 max_sessions: int = 1024, idle_timeout_s: float = 600.0, allow_kwargs: bool = True):
+                 max_sessions: int = 1024, idle_timeout_s: float = 600.0, token: str | None = None,
+                 body_timeout_s: float = 30.0):
         agentrl.spec(env_id)  # unknown ids fail now, listing the registered ones
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.max_sessions = max_sessions
         self.idle_timeout_s = idle_timeout_s
-        self.allow_kwargs = allow_kwargs
+        self.token = resolve_token(token, TOKEN_ENV)
+        self.body_timeout_s = body_timeout_s
+        self.guard: Any = None  # the connection guard, once listening
         self.sessions: dict[str, _Session] = {}
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agentrl-envserver")
         self._probe = agentrl.make(env_id, **self.env_kwargs)  # for task lists and the default policy
@@ -60,7 +78,7 @@ class EnvServer:
         self._reaper: asyncio.Task[None] | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=16 << 20)
+        app = web.Application(client_max_size=16 << 20, middlewares=[token_middleware(self.token)])
         r = app.router
         r.add_post("/sessions", self.create)
         r.add_post("/sessions/{sid}/reset", self.reset)
@@ -111,7 +129,13 @@ class EnvServer:
         if not request.can_read_body:
             return {}
         try:
-            body = await request.json()
+            raw = await asyncio.wait_for(request.read(), self.body_timeout_s)
+        except asyncio.TimeoutError:
+            raise web.HTTPRequestTimeout(text=dumps({"error": f"the request body did not arrive within "
+                                                     f"{self.body_timeout_s} s", "type": "timeout"}),
+                                         content_type="application/json") from None
+        try:
+            body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
             raise web.HTTPBadRequest(text=dumps({"error": "the request body is not valid JSON",
                                                  "type": "bad_request"}), content_type="application/json")
@@ -157,17 +181,23 @@ class EnvServer:
         kwargs = body.get("kwargs") or {}
         if not isinstance(kwargs, dict):
             return _err(400, "kwargs must be a JSON object", "bad_request")
-        if kwargs and not self.allow_kwargs:
-            return _err(400, "this server does not accept per-session env kwargs", "bad_request")
+        if kwargs:
+            return _err(400, f"this server's env kwargs are fixed when it starts; a session may not set "
+                             f"{sorted(kwargs)} (a client chooses only {list(RESET_OPTIONS)} and seed at reset)",
+                        "bad_request")
         if len(self.sessions) >= self.max_sessions:
             await self.reap_idle()
             if len(self.sessions) >= self.max_sessions:
-                return _err(503, f"the server is full ({self.max_sessions} sessions)", "full")
+                oldest = min(s.last_used for s in self.sessions.values())
+                retry = max(1, int(oldest + self.idle_timeout_s - time.monotonic()) + 1)
+                return _err(503, f"the server is full ({self.max_sessions} sessions); retry in {retry} s, when the "
+                                 "least recently used session expires, or close sessions you no longer use", "full",
+                            headers={"Retry-After": str(retry)})
         try:
             env = await asyncio.get_running_loop().run_in_executor(
-                self._executor, lambda: agentrl.make(self.env_id, **{**self.env_kwargs, **kwargs}))
-        except Exception as e:  # noqa: BLE001 - bad kwargs are the client's problem
-            return _err(400, f"could not create env {self.env_id!r}: {e}", "bad_request")
+                self._executor, lambda: agentrl.make(self.env_id, **self.env_kwargs))
+        except Exception as e:  # noqa: BLE001 - the server's own kwargs: a server problem
+            return _err(500, f"could not create env {self.env_id!r}: {type(e).__name__}: {e}", "env_crashed")
         sid = uuid.uuid4().hex
         self.sessions[sid] = _Session(env)
         return web.json_response({"session_id": sid, "env_id": self.env_id,
@@ -183,6 +213,9 @@ class EnvServer:
             return _err(400, f"seed must be an integer or null, got {seed!r}", "bad_request")
         if options is not None and not isinstance(options, dict):
             return _err(400, "options must be a JSON object or null", "bad_request")
+        bad = sorted(set(options or {}) - set(RESET_OPTIONS))
+        if bad:
+            return _err(400, f"reset options {bad} are not accepted; accepted: {list(RESET_OPTIONS)}", "bad_request")
         out = await self._env_call(s, s.env.reset, seed=seed, options=options)
         if isinstance(out, web.Response):
             return out
@@ -231,24 +264,43 @@ class EnvServer:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"env_id": self.env_id, "sessions": len(self.sessions),
+                                  "max_sessions": self.max_sessions,
                                   "default_policy": getattr(type(self._probe), "default_policy", None)})
 
 
-async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0,
+class _Runner(web.AppRunner):
+    """An AppRunner whose listening socket (guarded, see :mod:`agentrl.net`) closes on ``cleanup()``."""
+
+    listener: asyncio.base_events.Server | None = None
+
+    async def cleanup(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        await super().cleanup()
+
+
+async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0, *, max_connections: int | None = None,
+                           header_timeout_s: float = 10.0, keepalive_timeout_s: float = 30.0,
                            **kw: Any) -> tuple[web.AppRunner, str, EnvServer]:
-    """Start an env server in the running loop; returns ``(runner, url, server)``."""
+    """Start an env server in the running loop; returns ``(runner, url, server)`` (``await runner.cleanup()``).
+
+    Refuses a non-loopback ``host`` without a token. ``server.guard`` counts evicted, refused and timed-out
+    connections.
+    """
     server = EnvServer(env_id, **kw)
-    runner = web.AppRunner(server.app(), access_log=None)
+    require_token_off_loopback(host, server.token, "the env server", TOKEN_ENV)
+    runner = _Runner(server.app(), access_log=None, keepalive_timeout=keepalive_timeout_s)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    real_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://{host}:{real_port}", server
+    runner.listener, server.guard, url = await serve_guarded(runner, host, port, max_connections=max_connections,
+                                                             header_timeout_s=header_timeout_s)
+    return runner, url, server
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m agentrl.envs.serve``."""
-    allowed = {"env", "host", "port", "workers", "max_sessions", "idle_timeout_s", "kwargs"}
+    allowed = {"env", "host", "port", "workers", "max_sessions", "idle_timeout_s", "kwargs", "token",
+               "max_connections", "header_timeout_s", "body_timeout_s"}
     args: dict[str, str] = {}
     for a in sys.argv[1:] if argv is None else argv:
         k, eq, v = a.partition("=")
@@ -262,11 +314,31 @@ def main(argv: list[str] | None = None) -> None:
         kwargs = json.loads(args.get("kwargs", "{}"))
     except json.JSONDecodeError as e:
         raise SystemExit(f"kwargs must be a JSON object: {e}") from None
-    server = EnvServer(args["env"], kwargs, workers=int(args.get("workers", 32)),
-                       max_sessions=int(args.get("max_sessions", 1024)),
-                       idle_timeout_s=float(args.get("idle_timeout_s", 600)))
+    if not isinstance(kwargs, dict):
+        raise SystemExit(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
+    host, port = args.get("host", "127.0.0.1"), int(args.get("port", 8100))
     logging.basicConfig(level=logging.INFO)
-    web.run_app(server.app(), host=args.get("host", "127.0.0.1"), port=int(args.get("port", 8100)))
+
+    async def serve() -> None:
+        try:
+            runner, url, _ = await start_env_server(
+                args["env"], host, port, env_kwargs=kwargs, workers=int(args.get("workers", 32)),
+                max_sessions=int(args.get("max_sessions", 1024)), idle_timeout_s=float(args.get("idle_timeout_s", 600)),
+                token=args.get("token"), body_timeout_s=float(args.get("body_timeout_s", 30)),
+                max_connections=int(args["max_connections"]) if "max_connections" in args else None,
+                header_timeout_s=float(args.get("header_timeout_s", 10)))
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        log.info("serving env %r on %s", args["env"], url)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 LiveCodeBench layout (one JSON object per line): ``question_id``, ``question_title``, ``question_content``,
 ``starter_code``, ``platform``, ``difficulty``, ``public_test_cases`` and ``private_test_cases`` (lists of
 ``{input, output, testtype: "stdin" | "functional"}``, given as lists or JSON strings; private ones may be
-base64 of zlib of pickle of the JSON string), ``metadata`` (dict or JSON string; ``func_name`` for
+base64 of zlib of pickle of the JSON string: that pickle is decoded by :class:`PlainUnpickler`, which admits only
+plain data (str, bytes, numbers, lists, tuples, dicts, sets) and rejects anything that would import or call
+code, so a crafted task file cannot run code), ``metadata`` (dict or JSON string; ``func_name`` for
 functional tests). Optional ``timeout_s`` per test (default 6 s, LiveCodeBench's usual limit). agentrl's
 bundled file uses the same layout plus ``reference_solution``, ``wrong_solution``, ``split`` and ``timeout_s``.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import io
 import json
 import pickle
 import zlib
@@ -51,8 +54,41 @@ class TaskFormatError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- LiveCodeBench
+#: Largest decompressed private-test blob accepted (a zlib bomb stops here).
+MAX_PRIVATE_TESTS_BYTES = 512 << 20
+# The only globals a plain-data pickle may name: _codecs.encode is how protocols 0-2 store bytes.
+_PLAIN_GLOBALS = {("builtins", "set"), ("builtins", "frozenset"), ("builtins", "bytearray"),
+                  ("__builtin__", "set"), ("__builtin__", "frozenset"), ("__builtin__", "bytearray"),
+                  ("_codecs", "encode")}
+
+
+class PlainUnpickler(pickle.Unpickler):
+    """An unpickler for data only: strings, bytes, numbers, lists, tuples, dicts and sets.
+
+    Any other global (a class, ``os.system``, ``builtins.exec``...) and persistent ids raise
+    ``pickle.UnpicklingError`` before anything is called, so a pickle cannot run code.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PLAIN_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed (only plain data is accepted)")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("persistent ids are not allowed (only plain data is accepted)")
+
+
+def plain_pickle_loads(data: bytes) -> Any:
+    """``pickle.loads`` restricted to plain data (see :class:`PlainUnpickler`)."""
+    return PlainUnpickler(io.BytesIO(data)).load()
+
+
 def decode_private_tests(value: Any) -> list[dict]:
-    """Private tests as stored by LiveCodeBench: a list, a JSON string, or base64(zlib(pickle(JSON string)))."""
+    """Private tests as stored by LiveCodeBench: a list, a JSON string, or base64(zlib(pickle(JSON string))).
+
+    The pickle is read with :class:`PlainUnpickler` (plain data only); its decompressed size is capped at
+    :data:`MAX_PRIVATE_TESTS_BYTES`.
+    """
     if isinstance(value, list):
         return value
     if not isinstance(value, str):
@@ -61,7 +97,11 @@ def decode_private_tests(value: Any) -> list[dict]:
         return json.loads(value)
     except ValueError:
         pass
-    raw = pickle.loads(zlib.decompress(base64.b64decode(value.encode("utf-8"))))  # noqa: S301 - LCB's format
+    d = zlib.decompressobj()
+    blob = d.decompress(base64.b64decode(value.encode("utf-8")), MAX_PRIVATE_TESTS_BYTES)
+    if d.unconsumed_tail:
+        raise ValueError(f"the compressed private tests expand past {MAX_PRIVATE_TESTS_BYTES} bytes")
+    raw = plain_pickle_loads(blob)
     return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
 
 
