@@ -21,6 +21,11 @@ from agentrl.rollout.backends.base import BackendError, BackendFatalError, Gener
 from agentrl.rollout.backends.http import HTTPBackendBase
 
 
+# vLLM's finish reasons (vllm/v1/engine/__init__.py FinishReason) -> the protocol's. ``repetition`` is a stop
+# the server decided (repetition detection) rather than the sampled stop token; the turn did end.
+FINISH_REASONS = {"stop": "stop", "length": "length", "abort": "abort", "repetition": "stop"}
+
+
 class VLLMBackend(HTTPBackendBase):
     """Generation on one or more vLLM OpenAI-compatible servers."""
 
@@ -92,11 +97,21 @@ def parse_completion_response(body: Any, prompt_len: int = 0) -> Generation:
     if ids is None:
         raise BackendFatalError("the server did not return token ids; vLLM >= 0.10.2 is needed "
                                 "(request field return_token_ids)")
+    fr = choice.get("finish_reason")
+    if fr == "error":  # the engine failed this request (vLLM's FinishReason.ERROR); another try may succeed
+        raise BackendError(f"/v1/completions: the server failed the request (finish_reason 'error'): "
+                           f"{str(choice.get('stop_reason') or body.get('error') or '')[:300]}")
     lps = (choice.get("logprobs") or {}).get("token_logprobs") or []
     if len(lps) != len(ids):
         raise BackendError(f"/v1/completions answer has {len(ids)} token ids but {len(lps)} log-probs")
-    fr = choice.get("finish_reason")
-    kind = fr if fr in ("stop", "length", "abort") else "abort"
+    missing = [i for i, x in enumerate(lps) if x is None]
+    if missing:
+        raise BackendError(f"/v1/completions answer has null log-probs at positions {missing[:10]} "
+                           f"of {len(lps)}")
+    if fr not in FINISH_REASONS:
+        raise BackendFatalError(f"/v1/completions answer has finish_reason {fr!r}; accepted: "
+                                f"{sorted(FINISH_REASONS)}")
     usage = body.get("usage") or {}
-    return Generation([int(t) for t in ids], [float(x) for x in lps], kind,
-                      prompt_tokens=int(usage.get("prompt_tokens", prompt_len)))
+    return Generation([int(t) for t in ids], [float(x) for x in lps], FINISH_REASONS[fr],
+                      prompt_tokens=int(usage.get("prompt_tokens", prompt_len)),
+                      meta={"finish_reason": fr, "stop_reason": choice.get("stop_reason")})
