@@ -117,12 +117,10 @@ class VLLMBackend(HTTPBackendBase):
             raise BackendFatalError(f"{url}/pause answered HTTP {status}: {str(body)[:300]}")
         try:
             method = "agentrl_reload_weights"
-            status, body = await self.request("POST", url + "/collective_rpc",
-                                              {"method": method, "kwargs": {"weights_path": path}})
-            if status >= 400 and "agentrl_reload_weights" in str(body):  # no extension: vLLM's own method
+            status, body = await self._rpc(url, method, path)
+            if status >= 400 and "has no attribute 'agentrl_reload_weights'" in str(body):  # no extension: vLLM's own method
                 method = "reload_weights"
-                status, body = await self.request("POST", url + "/collective_rpc",
-                                                  {"method": method, "kwargs": {"weights_path": path}})
+                status, body = await self._rpc(url, method, path)
             if status >= 400:
                 raise BackendFatalError(f"{url}/collective_rpc {method} {path!r} answered HTTP {status}: "
                                         f"{str(body)[:300]}")
@@ -132,6 +130,17 @@ class VLLMBackend(HTTPBackendBase):
         results = body.get("results") if isinstance(body, dict) else None
         info = results[0] if isinstance(results, list) and results and isinstance(results[0], dict) else {}
         return {"url": url, "method": method, "seconds": time.monotonic() - t0, **info}
+
+    async def _rpc(self, url: str, method: str, path: str) -> tuple[int, Any]:
+        """``POST /collective_rpc``; a worker's failure (HTTP 500, e.g. a missing checkpoint) is returned as
+        such, not retried: loading the same path again cannot succeed."""
+        try:
+            return await self.request("POST", url + "/collective_rpc",
+                                      {"method": method, "kwargs": {"weights_path": path}})
+        except BackendError as e:
+            if "HTTP 500" not in str(e):
+                raise
+            return 500, str(e).partition("HTTP 500: ")[2]
 
     async def _reset_prefix_cache(self, url: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -145,18 +145,30 @@ class LaunchedVLLMBackend(VLLMBackend):
         await asyncio.to_thread(self._stop_sync)
 
     def _stop_sync(self) -> None:
+        for p in self.processes:  # the whole group: a dead API server can leave its engine process behind
+            _signal_group(p, signal.SIGTERM)
         for p in self.processes:
-            if p.poll() is None:
-                _signal_group(p, signal.SIGTERM)
-        for p in self.processes:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
+            if not _wait_group(p, 30.0):
                 _signal_group(p, signal.SIGKILL)
-                p.wait(30)
+                _wait_group(p, 30.0)
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+
+def _wait_group(p: subprocess.Popen[Any], timeout_s: float) -> bool:
+    """Wait until the server and every process of its group have exited; False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        p.poll()  # reaps the server itself
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        time.sleep(0.1)
+    return False
 
 
 def _signal_group(p: subprocess.Popen[Any], sig: int) -> None:

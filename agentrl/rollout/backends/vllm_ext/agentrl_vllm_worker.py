@@ -16,6 +16,8 @@ It imports only vLLM and torch (this file runs in the server's environment, wher
 
 from __future__ import annotations
 
+import glob
+import os
 import time
 from typing import Any
 
@@ -26,6 +28,9 @@ class ExactReload:
     def agentrl_reload_weights(self, weights_path: str) -> dict[str, Any]:
         """Reload weights from the checkpoint directory ``weights_path``, then repack CPU GEMM weights."""
         t0 = time.perf_counter()
+        # checked before anything is touched: a reload that fails half-way leaves layers unloaded
+        if not os.path.isdir(weights_path) or not glob.glob(os.path.join(weights_path, "*.safetensors")):
+            raise ValueError(f"weights_path {weights_path!r} is not a directory holding *.safetensors files")
         self.model_runner.reload_weights(weights_path=weights_path)
         repacked = []
         from vllm.platforms import current_platform
