@@ -28,12 +28,15 @@ names them explicitly for a router that does not list them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any
 
 from agentrl.rollout.backends.base import BackendError, BackendFatalError, Generation, SamplingParams
 from agentrl.rollout.backends.http import HTTPBackendBase
+
+log = logging.getLogger(__name__)
 
 
 class SGLangBackend(HTTPBackendBase):
@@ -71,10 +74,14 @@ class SGLangBackend(HTTPBackendBase):
             return None
         if status != 200 or not isinstance(body, dict) or not isinstance(body.get("workers"), list):
             return None
-        workers = [str(w["url"]).rstrip("/") for w in body["workers"] if isinstance(w, dict) and w.get("url")]
+        listed = [w for w in body["workers"] if isinstance(w, dict) and w.get("url")]
+        workers = [str(w["url"]).rstrip("/") for w in listed if w.get("is_healthy", True) is not False]
+        down = [str(w["url"]) for w in listed if w.get("is_healthy", True) is False]
+        if down:  # the router sends them nothing while unhealthy; a restarted worker loads its own checkpoint
+            log.warning("sglang-router %s: skipping unhealthy workers %s", url, down)
         if not workers:
-            raise BackendFatalError(f"the sglang-router at {url} lists no workers (GET /workers); weight sync "
-                                    "has nowhere to go")
+            raise BackendFatalError(f"the sglang-router at {url} lists no healthy workers (GET /workers: "
+                                    f"{len(listed)} listed); weight sync has nowhere to go")
         return workers
 
     async def generate(self, input_ids: list[int], sampling: SamplingParams, *,
