@@ -198,6 +198,9 @@ def launch_vllm(model: Any, urls: list[str], *, tokenizer: Any = None, dtype: st
             tokenizer.save_pretrained(tmpdir)
         if dtype is None:
             dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        if max_model_len is not None and isinstance(limit, int) and limit < max_model_len:
+            max_model_len = limit  # vLLM refuses a longer --max-model-len than the model's positions
         model = tmpdir
     elif not Path(model).is_dir():
         raise ValueError(f"rollout.launch=true: model {str(model)!r} is not a checkpoint directory")
