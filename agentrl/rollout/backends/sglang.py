@@ -53,7 +53,7 @@ class SGLangBackend(HTTPBackendBase):
 
     async def discover_workers(self) -> list[str]:
         """The servers weight updates go to: ``worker_urls`` if given, else each URL or the workers of the
-        router at that URL (``GET /workers``), healthy ones first-class; refreshed on every call."""
+        router at that URL (``GET /workers``; workers it reports unhealthy are skipped); refreshed on every call."""
         if self._explicit_workers is not None:
             return list(self._explicit_workers)
         out: list[str] = []

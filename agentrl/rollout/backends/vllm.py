@@ -118,7 +118,8 @@ class VLLMBackend(HTTPBackendBase):
         try:
             method = "agentrl_reload_weights"
             status, body = await self._rpc(url, method, path)
-            if status >= 400 and "has no attribute 'agentrl_reload_weights'" in str(body):  # no extension: vLLM's own method
+            if status >= 400 and method in str(body) and "attribute" in str(body):
+                # the server runs without agentrl's worker extension: vLLM's own method (exact on GPUs)
                 method = "reload_weights"
                 status, body = await self._rpc(url, method, path)
             if status >= 400:
