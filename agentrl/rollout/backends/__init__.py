@@ -43,7 +43,7 @@ def make_backend(cfg: Any, model: Any = None, tokenizer: Any = None) -> Backend:
 
             urls = list(cfg.urls) or ["http://127.0.0.1:8000"]
             return launch_vllm(model, urls, tokenizer=tokenizer, max_model_len=cfg.max_context_tokens,
-                               request_timeout_s=cfg.request_timeout_s)
+                               request_timeout_s=cfg.request_timeout_s, wait=True)
         return VLLMBackend(list(cfg.urls), request_timeout_s=cfg.request_timeout_s)
     raise ValueError(f"unknown rollout.backend {kind!r}; accepted: 'local', 'sglang', 'vllm'")
 

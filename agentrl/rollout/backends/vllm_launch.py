@@ -117,6 +117,27 @@ class LaunchedVLLMBackend(VLLMBackend):
                                             f"{timeout_s or self.ready_timeout_s:.0f}s; log {self.logs}")
                 await asyncio.sleep(interval_s)
 
+    def wait_ready_sync(self, timeout_s: float | None = None, interval_s: float = 1.0) -> None:
+        """:meth:`wait_ready` without an event loop (used at launch, so that the engine's episode timeouts do
+        not run while the server loads)."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + (timeout_s or self.ready_timeout_s)
+        for url in self.urls:
+            while True:
+                self.check_alive()
+                try:
+                    with urllib.request.urlopen(url + "/health", timeout=10) as resp:  # noqa: S310 - our URL
+                        if resp.status == 200:
+                            break
+                except (urllib.error.URLError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise BackendFatalError(f"{url} was not ready (GET /health) within "
+                                            f"{timeout_s or self.ready_timeout_s:.0f}s; log {self.logs}")
+                time.sleep(interval_s)
+
     async def _ensure_ready(self) -> None:
         if self._ready is None:
             self._ready, self._ready_lock = asyncio.Event(), asyncio.Lock()
@@ -180,12 +201,13 @@ def _signal_group(p: subprocess.Popen[Any], sig: int) -> None:
 
 def launch_vllm(model: Any, urls: list[str], *, tokenizer: Any = None, dtype: str | None = None,
                 max_model_len: int | None = None, python: str | None = None, extra_args: list[str] | None = None,
-                log_dir: str | Path | None = None, **kw: Any) -> LaunchedVLLMBackend:
+                log_dir: str | Path | None = None, wait: bool = False, **kw: Any) -> LaunchedVLLMBackend:
     """Start one vLLM server per URL (host and port from the URL) on ``model``.
 
     ``model`` is a checkpoint directory, or a transformers model object (then saved with ``tokenizer`` to a
-    temporary directory the servers load; removed on close). ``dtype`` defaults to the model object's. Returns at
-    once; the first request waits for ``/health``.
+    temporary directory the servers load; removed on close). ``dtype`` defaults to the model object's. With
+    ``wait`` it returns once every server answers ``/health`` (stopping them if one fails to start); otherwise
+    at once, and the first request waits.
     """
     python = python or vllm_python()
     tmpdir = None
@@ -218,4 +240,11 @@ def launch_vllm(model: Any, urls: list[str], *, tokenizer: Any = None, dtype: st
             procs.append(subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           env=server_env(), start_new_session=True))
         logs.append(log)
-    return LaunchedVLLMBackend(list(urls), procs, logs, tmpdir=tmpdir, **kw)
+    backend = LaunchedVLLMBackend(list(urls), procs, logs, tmpdir=tmpdir, **kw)
+    if wait:
+        try:
+            backend.wait_ready_sync()
+        except BaseException:
+            backend._stop_sync()
+            raise
+    return backend
