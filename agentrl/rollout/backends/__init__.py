@@ -15,8 +15,9 @@ def make_backend(cfg: Any, model: Any = None, tokenizer: Any = None) -> Backend:
     """The backend ``cfg.backend`` names (``cfg`` is a :class:`~agentrl.config.schema.RolloutConfig`).
 
     ``local`` needs ``model`` (a transformers module, possibly the learner's own). ``sglang``/``vllm`` need
-    ``cfg.urls``; with ``cfg.launch`` and ``model`` given as a checkpoint path, SGLang servers are started
-    on those URLs' ports (the backend's ``close()`` stops them).
+    ``cfg.urls``; with ``cfg.launch`` servers are started on those URLs' ports (the backend's ``close()`` stops
+    them): SGLang on ``model`` given as a checkpoint path, vLLM on a checkpoint path or on the model object
+    (saved with ``tokenizer`` for the server; ``--max-model-len`` is ``cfg.max_context_tokens``).
     """
     kind = cfg.backend
     if kind == "local":
@@ -38,7 +39,11 @@ def make_backend(cfg: Any, model: Any = None, tokenizer: Any = None) -> Backend:
         from agentrl.rollout.backends.vllm import VLLMBackend
 
         if cfg.launch:
-            raise ValueError("rollout.launch=true is supported for sglang only; start `vllm serve M` yourself")
+            from agentrl.rollout.backends.vllm_launch import launch_vllm
+
+            urls = list(cfg.urls) or ["http://127.0.0.1:8000"]
+            return launch_vllm(model, urls, tokenizer=tokenizer, max_model_len=cfg.max_context_tokens,
+                               request_timeout_s=cfg.request_timeout_s, wait=True)
         return VLLMBackend(list(cfg.urls), request_timeout_s=cfg.request_timeout_s)
     raise ValueError(f"unknown rollout.backend {kind!r}; accepted: 'local', 'sglang', 'vllm'")
 

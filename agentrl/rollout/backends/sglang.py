@@ -17,11 +17,18 @@ Fields relied on (SGLang ``GenerateReqInput`` / ``SamplingParams`` in ``sglang/s
   "group_name", "backend"}`` and ``POST /update_weights_from_distributed`` ``{"names", "dtypes", "shapes",
   "group_name", "flush_cache"}``: the NCCL path. The trainer broadcasts the tensors from its rank 0 in the
   same group (torch.distributed) while this request is in flight.
+
+Behind an ``sglang-router`` (``python -m sglang_router.launch_router``): generation, ``/health_generate`` and
+``/flush_cache`` go through the router, but the weight-update endpoints and ``/abort_request`` are not routed
+(HTTP 404). The router lists its workers at ``GET /workers`` (``{"workers": [{"url", "is_healthy"}, ...]}``,
+sglang-router 0.3), so weight updates and aborts are sent to every worker behind it; ``worker_urls=[...]``
+names them explicitly for a router that does not list them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any
@@ -29,9 +36,53 @@ from typing import Any
 from agentrl.rollout.backends.base import BackendError, BackendFatalError, Generation, SamplingParams
 from agentrl.rollout.backends.http import HTTPBackendBase
 
+log = logging.getLogger(__name__)
+
 
 class SGLangBackend(HTTPBackendBase):
-    """Generation on one or more SGLang servers (or one sglang-router URL)."""
+    """Generation on one or more SGLang servers, or on sglang-routers (weight sync then reaches their workers).
+
+    ``worker_urls`` (optional) are the servers that weight updates and aborts go to, when ``urls`` are routers
+    that do not list their workers at ``GET /workers``; by default they are discovered.
+    """
+
+    def __init__(self, urls: list[str] | str, *, worker_urls: list[str] | None = None, **kw: Any):
+        super().__init__(urls, **kw)
+        self._explicit_workers = [u.rstrip("/") for u in worker_urls] if worker_urls else None
+        self._routers: dict[str, list[str]] = {}  # router URL -> its workers (refreshed at each weight sync)
+
+    async def discover_workers(self) -> list[str]:
+        """The servers weight updates go to: ``worker_urls`` if given, else each URL or the workers of the
+        router at that URL (``GET /workers``; workers it reports unhealthy are skipped); refreshed on every call."""
+        if self._explicit_workers is not None:
+            return list(self._explicit_workers)
+        out: list[str] = []
+        for url in self.urls:
+            workers = await self._router_workers(url)
+            if workers is None:
+                out.append(url)
+            else:
+                self._routers[url] = workers
+                out.extend(w for w in workers if w not in out)
+        return out
+
+    async def _router_workers(self, url: str) -> list[str] | None:
+        """The worker URLs an sglang-router at ``url`` lists, or None when ``url`` is not a router."""
+        try:
+            status, body = await self.request("GET", url + "/workers", timeout_s=30.0)
+        except BackendError:
+            return None
+        if status != 200 or not isinstance(body, dict) or not isinstance(body.get("workers"), list):
+            return None
+        listed = [w for w in body["workers"] if isinstance(w, dict) and w.get("url")]
+        workers = [str(w["url"]).rstrip("/") for w in listed if w.get("is_healthy", True) is not False]
+        down = [str(w["url"]) for w in listed if w.get("is_healthy", True) is False]
+        if down:  # the router sends them nothing while unhealthy; a restarted worker loads its own checkpoint
+            log.warning("sglang-router %s: skipping unhealthy workers %s", url, down)
+        if not workers:
+            raise BackendFatalError(f"the sglang-router at {url} lists no healthy workers (GET /workers: "
+                                    f"{len(listed)} listed); weight sync has nowhere to go")
+        return workers
 
     async def generate(self, input_ids: list[int], sampling: SamplingParams, *,
                        session_id: str | None = None) -> Generation:
@@ -66,9 +117,23 @@ class SGLangBackend(HTTPBackendBase):
         return parse_generate_response(body, len(input_ids))
 
     async def _abort(self, url: str, rid: str) -> None:
-        try:  # best effort: the server may be the thing that failed
-            await asyncio.shield(self.request("POST", url + "/abort_request", {"rid": rid}, timeout_s=5.0))
-        except (BackendError, BackendFatalError, asyncio.CancelledError):
+        """Best effort ``/abort_request`` (the server may be what failed); a router's workers get it instead,
+        since the router does not route aborts."""
+        targets = self._explicit_workers or self._routers.get(url) or [url]
+
+        async def one(u: str) -> None:
+            try:
+                status, _ = await self.request("POST", u + "/abort_request", {"rid": rid}, timeout_s=5.0)
+                if status == 404 and u == url and url not in self._routers:
+                    workers = await self._router_workers(url)  # a router: abort on its workers
+                    if workers:
+                        self._routers[url] = workers
+                        await asyncio.gather(*(one(w) for w in workers))
+            except (BackendError, BackendFatalError):
+                pass
+        try:
+            await asyncio.shield(asyncio.gather(*(one(u) for u in targets)))
+        except asyncio.CancelledError:
             pass
 
     async def wait_ready(self, timeout_s: float = 600.0, interval_s: float = 1.0) -> None:
@@ -108,8 +173,7 @@ class SGLangBackend(HTTPBackendBase):
         payload: dict[str, Any] = {"model_path": model_path}
         if load_format is not None:
             payload["load_format"] = load_format
-        bodies = await self.post_all("/update_weights_from_disk", payload)
-        _check_success(bodies, "update_weights_from_disk", self.urls)
+        bodies = await self._post_workers("/update_weights_from_disk", payload)
         if flush_cache:
             await self.flush_cache()
         return bodies
@@ -119,31 +183,43 @@ class SGLangBackend(HTTPBackendBase):
                                         ranks_per_server: int = 1) -> list[Any]:
         """Join every server to the trainer's process group (trainer = rank 0; server i starts at
         ``1 + i * ranks_per_server``, its tensor-parallel ranks follow)."""
+        workers = await self.discover_workers()
+
         async def one(i: int, url: str) -> Any:
-            return await self.post_ok(url + "/init_weights_update_group", {
+            return await self._post_checked(url, "/init_weights_update_group", {
                 "master_address": master_address, "master_port": int(master_port),
                 "rank_offset": 1 + i * ranks_per_server, "world_size": int(world_size),
                 "group_name": group_name, "backend": backend})
-        bodies = list(await asyncio.gather(*(one(i, u) for i, u in enumerate(self.urls))))
-        _check_success(bodies, "init_weights_update_group", self.urls)
-        return bodies
+        return list(await asyncio.gather(*(one(i, u) for i, u in enumerate(workers))))
 
     async def update_weights_from_distributed(self, names: list[str], dtypes: list[str],
                                               shapes: list[list[int]], *,
                                               group_name: str = "weight_update_group",
                                               flush_cache: bool = True) -> list[Any]:
         """Tell every server to receive these tensors by broadcast (the trainer broadcasts concurrently)."""
-        bodies = await self.post_all("/update_weights_from_distributed", {
+        return await self._post_workers("/update_weights_from_distributed", {
             "names": list(names), "dtypes": list(dtypes), "shapes": [list(s) for s in shapes],
             "group_name": group_name, "flush_cache": flush_cache})
-        _check_success(bodies, "update_weights_from_distributed", self.urls)
-        return bodies
 
+    async def _post_workers(self, path: str, payload: Any) -> list[Any]:
+        """POST a weight-update request to every worker (behind routers too); bodies in worker order."""
+        workers = await self.discover_workers()
+        return list(await asyncio.gather(*(self._post_checked(u, path, payload) for u in workers)))
 
-def _check_success(bodies: list[Any], what: str, urls: list[str]) -> None:
-    for url, body in zip(urls, bodies):
+    async def _post_checked(self, url: str, path: str, payload: Any) -> Any:
+        """POST and check ``{"success": ...}``: a failure raises :class:`BackendFatalError` with the server's
+        own message; a 404 says how to configure a router."""
+        status, body = await self.request("POST", url + path, payload)
         if isinstance(body, dict) and body.get("success") is False:
-            raise BackendFatalError(f"{url}/{what} failed: {body.get('message')}")
+            raise BackendFatalError(f"{url}{path} failed: {body.get('message')}")
+        if status == 404:
+            raise BackendFatalError(
+                f"{url}{path} answered HTTP 404. If {url} is an sglang-router, it does not route weight updates "
+                "and lists no workers at GET /workers: pass the SGLang servers behind it as "
+                "SGLangBackend(urls, worker_urls=[...]) or set rollout.urls to the servers themselves")
+        if status >= 400:
+            raise BackendFatalError(f"{url}{path} answered HTTP {status}: {str(body)[:300]}")
+        return body
 
 
 def parse_generate_response(body: Any, prompt_len: int = 0) -> Generation:
@@ -158,6 +234,9 @@ def parse_generate_response(body: Any, prompt_len: int = 0) -> Generation:
     if ids is None:
         ids = [int(p[1]) for p in pairs]
     ids = [int(t) for t in ids]
+    if any(p[0] is None for p in pairs):
+        raise BackendError("/generate answer: output_token_logprobs holds null log-probs "
+                           f"(positions {[i for i, p in enumerate(pairs) if p[0] is None][:10]})")
     logprobs = [float(p[0]) for p in pairs]
     if len(logprobs) != len(ids) or any(int(p[1]) != t for p, t in zip(pairs, ids)):
         raise BackendError("/generate answer: output_ids and output_token_logprobs disagree "
