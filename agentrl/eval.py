@@ -20,6 +20,28 @@ from agentrl.config import Config
 
 SHORTHANDS = {"n": "eval.n", "split": "eval.split", "tasks": "eval.tasks"}
 
+USAGE = """usage: python -m agentrl.eval env=<name> model=<run dir|checkpoint|path|hub id|tiny> [n=8] [split=test]
+                              [tasks=N] [--print-config] [dotted.key=value ...]
+
+Evaluate a model on an env: Avg@n, Pass@k, every trajectory, an HTML report.
+
+  model=       a run directory (its latest checkpoint; the report adds its learning curves), a
+               checkpoint (runs/x/checkpoints/step_N), a model directory, a hub id, or tiny (the
+               embedded model as warm-started, before RL)
+  n=           samples per task (eval.n)
+  split=       the env's task split: test, eval, train, ... (eval.split)
+  tasks=       evaluate only the first N tasks of the split (eval.tasks)
+  values:      eval.temperature=0.6 eval.heatmaps=4 eval.report=false eval.output_dir=DIR
+  --print-config   print the resolved config and exit without running
+  -h, --help       show this help
+
+Writes <run>/eval/<env>-<split>/{samples.jsonl,summary.json,report.html}.
+
+examples:
+  python -m agentrl.eval env=math_warmup model=runs/my-run n=8 split=test
+  python -m agentrl.eval env=math_warmup model=tiny n=8 tasks=50
+"""
+
 
 def resolve_eval_model(path: str) -> tuple[str | None, Path | None]:
     """(model dir to load or None for tiny/hub, run dir if the model comes from a training run)."""
@@ -119,7 +141,7 @@ def cli(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     argv = [f"{SHORTHANDS[a.split('=', 1)[0]]}={a.split('=', 1)[1]}" if a.split("=", 1)[0] in SHORTHANDS else a
             for a in argv]
-    sys.exit(main("eval", evaluate, argv))
+    sys.exit(main("eval", evaluate, argv, usage=USAGE))
 
 
 if __name__ == "__main__":
