@@ -66,20 +66,21 @@ def evaluate(cfg: Config) -> int:
     return 0
 
 
-def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
+def run_evaluation(cfg: Config) -> tuple[dict[str, float | int], Path]:
     """Evaluate ``cfg.model`` on ``cfg.env``; returns the summary (Avg@n, Pass@k, ...) and the output dir."""
     from rich.console import Console
     from rich.table import Table
 
     from agentrl.components import build_components
-    from agentrl.evaluation.metrics import summarize
+    from agentrl.evaluation.metrics import reading, summarize
+    from agentrl.evaluation.report import format_value
     from agentrl.rollout.backends import make_backend
     from agentrl.rollout.engine import RolloutEngine
 
     console = Console(stderr=True)
     ecfg = cfg.eval
     model_dir, run_dir = resolve_eval_model(cfg.model.path)
-    c = build_components(cfg, log=lambda m: console.print(m, highlight=False), model_dir=model_dir)
+    c = build_components(cfg, log=lambda m: console.print(m, highlight=False, soft_wrap=True), model_dir=model_dir)
     rollout_cfg = cfg.rollout.model_copy(update={"temperature": ecfg.temperature}) \
         if ecfg.temperature is not None else cfg.rollout
     backend = make_backend(rollout_cfg, model=c.model, tokenizer=c.tokenizer)
@@ -98,7 +99,7 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
 
     per_task = {g[0].task_id: [t.success and not t.failed for t in g] for g in groups if g}
     summary = summarize(per_task)
-    summary["failed"] = float(sum(t.failed for g in groups for t in g))
+    summary["failed"] = sum(bool(t.failed) for g in groups for t in g)
     out = Path(ecfg.output_dir) if ecfg.output_dir else (
         (run_dir / "eval") if run_dir else Path(cfg.trainer.output_dir) / f"eval-{cfg.env.id}")
     out = out / f"{cfg.env.id}-{ecfg.split}"
@@ -113,8 +114,9 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():
-        table.add_row(k, f"{v:.4f}" if k not in ("tasks", "failed") else f"{int(v)}")
+        table.add_row(k, format_value(v))
     Console().print(table)
+    Console().print(reading(summary), highlight=False)
     if ecfg.report:
         from agentrl.evaluation.report import write_report
 
@@ -125,8 +127,8 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
         path = write_report(out / "report.html", title=f"agentrl eval: {cfg.env.id} ({cfg.model.path})",
                             summary=summary, run_dir=run_dir if run_dir and (run_dir / "metrics.jsonl").exists()
                             else None, heatmaps=heat)
-        console.print(f"report: {path}")
-    console.print(f"samples: {out / 'samples.jsonl'}")
+        console.print(f"report: {path}", soft_wrap=True)
+    console.print(f"samples: {out / 'samples.jsonl'}", soft_wrap=True)
     return summary, out
 
 
