@@ -126,7 +126,10 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float | int], Path]:
             if ecfg.heatmaps > 0 else []
         path = write_report(out / "report.html", title=f"agentrl eval: {cfg.env.id} ({cfg.model.path})",
                             summary=summary, run_dir=run_dir if run_dir and (run_dir / "metrics.jsonl").exists()
-                            else None, heatmaps=heat)
+                            else None, heatmaps=heat,
+                            heatmaps_missing=None if heat or ecfg.heatmaps == 0 else
+                            "no task had both a successful rollout and another one to compare with it "
+                            "(a heatmap needs a verified trajectory in the group); try a larger n=")
         console.print(f"report: {path}", soft_wrap=True)
     console.print(f"samples: {out / 'samples.jsonl'}", soft_wrap=True)
     return summary, out

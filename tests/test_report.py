@@ -103,3 +103,8 @@ def test_eval_of_the_run_writes_integer_counts(narrow_run, capsys):
     out = capsys.readouterr().out
     assert re.search(r"tasks\s*│\s*3\s*│", out) and "3.0000" not in out
     assert reading(summary) in " ".join(out.split())
+
+
+def test_report_says_why_it_has_no_heatmaps(tmp_path):
+    html = write_report(tmp_path / "r.html", title="t", heatmaps=[], heatmaps_missing="no task had a success").read_text()
+    assert "Per-token SC weights" in html and "None drawn: no task had a success" in html

@@ -124,8 +124,9 @@ def heatmap_html(item: TokenHeat) -> str:
 
 
 def write_report(path: str | Path, *, title: str, summary: dict[str, float | int] | None = None,
-                 run_dir: str | Path | None = None, heatmaps: Sequence[TokenHeat] = ()) -> Path:
-    """Write the HTML report to ``path`` and return it."""
+                 run_dir: str | Path | None = None, heatmaps: Sequence[TokenHeat] = (),
+                 heatmaps_missing: str | None = None) -> Path:
+    """Write the HTML report to ``path`` and return it; ``heatmaps_missing`` says why there are none."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     if summary:
         from agentrl.evaluation.metrics import reading
@@ -141,6 +142,8 @@ def write_report(path: str | Path, *, title: str, summary: dict[str, float | int
         parts.append("<h2>Per-token SC weights</h2><p>Agent tokens shaded by their weight f(D) "
                      "(white = 0, red = 1); prompt and observation tokens unshaded.</p>")
         parts.extend(heatmap_html(h) for h in heatmaps)
+    elif heatmaps_missing:
+        parts.append(f"<h2>Per-token SC weights</h2><p>None drawn: {html.escape(heatmaps_missing)}</p>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
              "td{border:1px solid #ccc;padding:2px 8px}.traj{font-family:monospace;font-size:12px;"
              "line-height:1.7;border:1px solid #ddd;padding:8px;white-space:pre-wrap}.o{color:#888}")
