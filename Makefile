@@ -2,7 +2,8 @@
 # Both set up first and are safe to run again.
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip
-TORCH_CPU ?= torch==2.13.0
+TORCH ?= torch==2.13.0
+TORCH_BUILD ?= auto
 
 VLLM_VERSION ?= 0.32.0
 VLLM_VENV ?= .venv-vllm-$(VLLM_VERSION)
@@ -12,8 +13,8 @@ ROUTER_VENV ?= .venv-sglang-router-$(ROUTER_VERSION)
 .PHONY: setup run test test-servers vllm-venv router-venv bench clean
 
 setup:
-	@# torch first: on CPU machines this is the local CPU wheel; otherwise pip would pull a CUDA build
-	$(PIP) install -q "$(TORCH_CPU)"
+	@# torch first: the CPU build from PyTorch's CPU index without a CUDA GPU (else pip pulls a CUDA build), the CUDA build with one
+	@$(PYTHON) tools/install_torch.py --spec "$(TORCH)" --build $(TORCH_BUILD)
 	$(PIP) install -q -e ".[dev]"
 	@# bubblewrap sandboxes the code env (Debian package; needs root to install, else a loud warning later)
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } || echo "warning: bubblewrap not installed; the code sandbox uses its unshare mode as root and refuses to run code otherwise"

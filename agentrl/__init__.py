@@ -27,7 +27,7 @@ def train(overrides: list[str] | Config | None = None):
     return trainer.run_dir
 
 
-def evaluate(overrides: list[str] | Config | None = None) -> dict[str, float]:
+def evaluate(overrides: list[str] | Config | None = None) -> dict[str, float | int]:
     """Evaluate as ``python -m agentrl.eval`` would; returns the summary (``avg@n``, ``pass@k``, ...)."""
     from agentrl.eval import SHORTHANDS, run_evaluation
 

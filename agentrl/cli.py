@@ -15,12 +15,20 @@ from agentrl.config import Config, ConfigError, load_config, to_yaml
 from agentrl.errors import UserError
 from agentrl.registry import UnknownEnvError
 
-USAGE = """usage: python -m agentrl.{prog} [--print-config] [--debug] [group=option ...] [dotted.key=value ...]
+USAGE = """usage: python -m agentrl.run [--print-config] [--debug] [group=option ...] [dotted.key=value ...]
 
-  group options:   env=<name> algo=<grpo|dapo|sc_grpo> model=<name|path> rollout=<local|sglang|vllm>
-  values:          trainer.steps=10 algo.lr=1e-5 rollout.urls=[http://127.0.0.1:30000]
+Train an agent with RL; writes a run directory (config.yaml, metrics.jsonl, checkpoints/).
+
+  group options:   env=<name> algo=<grpo|dapo|sc_grpo> model=<tiny|hf|path|hub id> rollout=<local|sglang|vllm>
+  values:          trainer.steps=10 algo.lr=1e-5 rollout.urls=[http://127.0.0.1:30000] run_name=my-run
   --print-config   print the resolved config and exit without running
   --debug          show the traceback of errors that are normally one line (also: AGENTRL_DEBUG=1)
+  -h, --help       show this help
+
+examples:
+  python -m agentrl.run env=math_warmup algo=sc_grpo trainer.steps=100
+  python -m agentrl.run --print-config algo=dapo
+  python -m agentrl.run run_name=my-run trainer.resume=true
 """
 
 #: what is reported as one line: the user's to fix, not a bug in agentrl
@@ -33,11 +41,14 @@ def debug_enabled(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("AGENTRL_DEBUG", "") not in ("", "0")
 
 
-def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None = None) -> int:
-    """Parse ``argv``, validate the config, then run ``job(cfg)``; user errors exit 2 with a one-line message."""
+def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None = None,
+         usage: str = USAGE) -> int:
+    """Parse ``argv``, validate the config, then run ``job(cfg)``; user errors exit 2 with a one-line message.
+
+    ``usage`` is what ``-h``/``--help`` prints (each command passes its own)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
-        print(USAGE.format(prog=prog))
+        print(usage, end="")
         return 0
     print_only = "--print-config" in argv
     debug = debug_enabled(argv)

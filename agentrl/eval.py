@@ -20,6 +20,29 @@ from agentrl.config import Config
 
 SHORTHANDS = {"n": "eval.n", "split": "eval.split", "tasks": "eval.tasks"}
 
+USAGE = """usage: python -m agentrl.eval env=<name> model=<run dir|checkpoint|path|hub id|tiny> [n=8] [split=test]
+                              [tasks=N] [--print-config] [--debug] [dotted.key=value ...]
+
+Evaluate a model on an env: Avg@n, Pass@k, every trajectory, an HTML report.
+
+  model=       a run directory (its latest checkpoint; the report adds its learning curves), a
+               checkpoint (runs/x/checkpoints/step_N), a model directory, a hub id, or tiny (the
+               embedded model as warm-started, before RL)
+  n=           samples per task (eval.n)
+  split=       the env's task split: test, eval, train, ... (eval.split)
+  tasks=       evaluate only the first N tasks of the split (eval.tasks)
+  values:      eval.temperature=0.6 eval.heatmaps=4 eval.report=false eval.output_dir=DIR
+  --print-config   print the resolved config and exit without running
+  --debug          show the traceback of errors that are normally one line (also: AGENTRL_DEBUG=1)
+  -h, --help       show this help
+
+Writes <run>/eval/<env>-<split>/{samples.jsonl,summary.json,report.html}.
+
+examples:
+  python -m agentrl.eval env=math_warmup model=runs/my-run n=8 split=test
+  python -m agentrl.eval env=math_warmup model=tiny n=8 tasks=50
+"""
+
 
 def resolve_eval_model(path: str) -> tuple[str | None, Path | None]:
     """(model dir to load or None for tiny/hub, run dir if the model comes from a training run)."""
@@ -44,20 +67,21 @@ def evaluate(cfg: Config) -> int:
     return 0
 
 
-def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
+def run_evaluation(cfg: Config) -> tuple[dict[str, float | int], Path]:
     """Evaluate ``cfg.model`` on ``cfg.env``; returns the summary (Avg@n, Pass@k, ...) and the output dir."""
     from rich.console import Console
     from rich.table import Table
 
     from agentrl.components import build_components
-    from agentrl.evaluation.metrics import summarize
+    from agentrl.evaluation.metrics import reading, summarize
+    from agentrl.evaluation.report import format_value
     from agentrl.rollout.backends import make_backend
     from agentrl.rollout.engine import RolloutEngine
 
     console = Console(stderr=True)
     ecfg = cfg.eval
     model_dir, run_dir = resolve_eval_model(cfg.model.path)
-    c = build_components(cfg, log=lambda m: console.print(m, highlight=False), model_dir=model_dir)
+    c = build_components(cfg, log=lambda m: console.print(m, highlight=False, soft_wrap=True), model_dir=model_dir)
     rollout_cfg = cfg.rollout.model_copy(update={"temperature": ecfg.temperature}) \
         if ecfg.temperature is not None else cfg.rollout
     backend = make_backend(rollout_cfg, model=c.model, tokenizer=c.tokenizer)
@@ -76,7 +100,7 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
 
     per_task = {g[0].task_id: [t.success and not t.failed for t in g] for g in groups if g}
     summary = summarize(per_task)
-    summary["failed"] = float(sum(t.failed for g in groups for t in g))
+    summary["failed"] = sum(bool(t.failed) for g in groups for t in g)
     out = Path(ecfg.output_dir) if ecfg.output_dir else (
         (run_dir / "eval") if run_dir else Path(cfg.trainer.output_dir) / f"eval-{cfg.env.id}")
     out = out / f"{cfg.env.id}-{ecfg.split}"
@@ -91,8 +115,9 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():
-        table.add_row(k, f"{v:.4f}" if k not in ("tasks", "failed") else f"{int(v)}")
+        table.add_row(k, format_value(v))
     Console().print(table)
+    Console().print(reading(summary), highlight=False)
     if ecfg.report:
         from agentrl.evaluation.report import write_report
 
@@ -102,9 +127,12 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float], Path]:
             if ecfg.heatmaps > 0 else []
         path = write_report(out / "report.html", title=f"agentrl eval: {cfg.env.id} ({cfg.model.path})",
                             summary=summary, run_dir=run_dir if run_dir and (run_dir / "metrics.jsonl").exists()
-                            else None, heatmaps=heat)
-        console.print(f"report: {path}")
-    console.print(f"samples: {out / 'samples.jsonl'}")
+                            else None, heatmaps=heat,
+                            heatmaps_missing=None if heat or ecfg.heatmaps == 0 else
+                            "no task had both a successful rollout and another one to compare with it "
+                            "(a heatmap needs a verified trajectory in the group); try a larger n=")
+        console.print(f"report: {path}", soft_wrap=True)
+    console.print(f"samples: {out / 'samples.jsonl'}", soft_wrap=True)
     return summary, out
 
 
@@ -119,7 +147,7 @@ def cli(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     argv = [f"{SHORTHANDS[a.split('=', 1)[0]]}={a.split('=', 1)[1]}" if a.split("=", 1)[0] in SHORTHANDS else a
             for a in argv]
-    sys.exit(main("eval", evaluate, argv))
+    sys.exit(main("eval", evaluate, argv, usage=USAGE))
 
 
 if __name__ == "__main__":

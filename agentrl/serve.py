@@ -409,7 +409,30 @@ async def start_server(backend: LocalBackend, host: str = "127.0.0.1", port: int
     return runner, f"http://{host}:{real_port}"
 
 
+USAGE = """usage: python -m agentrl.serve model=PATH|tiny [host=127.0.0.1] [port=30000] [max_batch_size=32]
+                               [dtype=float32] [device=cpu] [vocab_size=2048] [seed=0]
+
+Serve a local model over SGLang's /generate protocol (and vLLM's token-id /v1/completions).
+
+  model=           a transformers checkpoint directory, or tiny (a random tiny Qwen3, for tests)
+  host=, port=     where to listen (127.0.0.1:30000)
+  max_batch_size=  requests decoded together (continuous batching)
+  dtype=           torch dtype of the weights: float32, bfloat16, float16
+  device=          cpu, cuda, cuda:1, ...
+  vocab_size=, seed=   shape and seed of model=tiny
+  token=           shared secret clients send (required to bind a non-loopback host; or AGENTRL_SERVE_TOKEN)
+  weights_root=    the only directory /update_weights_from_disk may load from
+  -h, --help       show this help
+
+example:
+  python -m agentrl.serve model=runs/my-run/checkpoints/step_0000060 port=30000
+"""
+
+
 def _parse_args(argv: list[str]) -> dict[str, str]:
+    if any(a in ("-h", "--help") for a in argv):
+        print(USAGE, end="")
+        raise SystemExit(0)
     allowed = {"model", "host", "port", "max_batch_size", "dtype", "vocab_size", "seed", "device", "token",
                "weights_root"}
     out: dict[str, str] = {}
@@ -417,19 +440,18 @@ def _parse_args(argv: list[str]) -> dict[str, str]:
         k, eq, v = a.partition("=")
         k = k.lstrip("-").replace("-", "_")
         if not eq or k not in allowed:
-            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)}")
+            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
         out[k] = v
     if "model" not in out:
-        raise SystemExit("usage: python -m agentrl.serve model=PATH|tiny [host=127.0.0.1] [port=30000] "
-                         "[max_batch_size=32] [dtype=float32]")
+        raise SystemExit(USAGE)
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m agentrl.serve``."""
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
     import torch
 
-    args = _parse_args(sys.argv[1:] if argv is None else argv)
     dtype = getattr(torch, args.get("dtype", "float32"))
     tokenizer = None
     if args["model"] == "tiny":

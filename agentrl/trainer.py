@@ -78,7 +78,7 @@ class Trainer:
         from rich.console import Console
 
         self.console = Console(stderr=True)
-        self.log = log or (lambda msg: self.console.print(msg, highlight=False))
+        self.log = log or (lambda msg: self.console.print(msg, highlight=False, soft_wrap=True))  # paths whole
         self.cfg = cfg
         self.run_dir = resolve_run_dir(cfg)
         created = not self.run_dir.exists()
@@ -289,16 +289,22 @@ class Trainer:
                     row = {"step": 0, **self.evaluate()}
                     self.metrics.write(row)
                     self.log(f"step 0 (warm start): eval success {row['eval/success']:.3f}")
+                recent: list[tuple[int, float]] = []  # train rewards since the last eval
                 while self.step < tcfg.steps and not self._stop:
                     row = self.train_step()
                     self._step_start = None
+                    recent.append((self.step, row["reward"]))
                     if tcfg.eval_every and self.step % tcfg.eval_every == 0:
                         try:
                             row.update(self.evaluate())
                         except ServerDied as e:
                             raise ServerDied(str(e), row=row) from None
+                        mean = sum(r for _, r in recent) / len(recent)
+                        span = f"steps {recent[0][0]}-{self.step}" if len(recent) > 1 else f"step {self.step}"
                         progress.console.print(f"step {self.step}: eval success {row['eval/success']:.3f} "
-                                               f"(train reward {row['reward']:.3f})", highlight=False)
+                                               f"(train reward {mean:.3f}, mean of {span})",
+                                               highlight=False, soft_wrap=True)
+                        recent = []
                     self.metrics.write(row)
                     status = f"reward {row['reward']:.3f} success {row['success']:.2f}"
                     if "eval/success" in row:

@@ -297,16 +297,41 @@ async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0, 
     return runner, url, server
 
 
+USAGE = """usage: python -m agentrl.envs.serve env=ID [host=127.0.0.1] [port=8100] [workers=32] [max_sessions=1024]
+                                    [idle_timeout_s=600] [kwargs='{"key": "value"}']
+
+Serve a registered env over HTTP; connect with agentrl.make("remote", url=..., env_id=...).
+
+  env=             a registered env id (python -c "import agentrl; print(agentrl.list_envs())")
+  host=, port=     where to listen (127.0.0.1:8100)
+  workers=         threads that step envs
+  max_sessions=    env instances open at once
+  idle_timeout_s=  close a session idle this long
+  kwargs=          the env's constructor arguments, a JSON object (fixed at start; sessions choose only the
+                   task, split and seed)
+  token=           shared secret clients send (required to bind a non-loopback host; or AGENTRL_ENV_TOKEN)
+  max_connections=, header_timeout_s=, body_timeout_s=   limits against slow or abusive clients
+  -h, --help       show this help
+
+example:
+  python -m agentrl.envs.serve env=webshop port=8100 kwargs='{"results_per_page": 5}'
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m agentrl.envs.serve``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(USAGE, end="")
+        raise SystemExit(0)
     allowed = {"env", "host", "port", "workers", "max_sessions", "idle_timeout_s", "kwargs", "token",
                "max_connections", "header_timeout_s", "body_timeout_s"}
     args: dict[str, str] = {}
-    for a in sys.argv[1:] if argv is None else argv:
+    for a in argv:
         k, eq, v = a.partition("=")
         k = k.lstrip("-").replace("-", "_")
         if not eq or k not in allowed:
-            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)}")
+            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
         args[k] = v
     if "env" not in args:
         raise SystemExit(f"usage: python -m agentrl.envs.serve env=ID [port=8100] ...; envs: {agentrl.list_envs()}")

@@ -27,8 +27,10 @@ def avg_at_k(successes: Sequence[bool | float]) -> float:
     return sum(float(s) for s in successes) / len(successes)
 
 
-def summarize(per_task: Mapping[str, Sequence[bool | float]], ks: Sequence[int] | None = None) -> dict[str, float]:
-    """Avg@n and Pass@k (for each k <= n) averaged over tasks; every task must have the same n samples."""
+def summarize(per_task: Mapping[str, Sequence[bool | float]], ks: Sequence[int] | None = None
+              ) -> dict[str, float | int]:
+    """Avg@n and Pass@k (for each k <= n) averaged over tasks, and ``tasks`` (an int); every task must have
+    the same n samples."""
     if not per_task:
         raise ValueError("summarize needs at least one task")
     ns = {len(v) for v in per_task.values()}
@@ -39,5 +41,21 @@ def summarize(per_task: Mapping[str, Sequence[bool | float]], ks: Sequence[int] 
     out = {f"avg@{n}": sum(avg_at_k(v) for v in per_task.values()) / len(per_task)}
     for k in ks:
         out[f"pass@{k}"] = sum(pass_at_k(n, sum(bool(s) for s in v), k) for v in per_task.values()) / len(per_task)
-    out["tasks"] = float(len(per_task))
+    out["tasks"] = len(per_task)
     return out
+
+
+def reading(summary: Mapping[str, float | int]) -> str:
+    """One line that says what a summary's numbers mean, e.g. ``avg@4 0.625: a sample succeeds 62% of the
+    time; pass@1 0.625, pass@2 0.750, pass@4 0.833: the share of tasks that at least one of k samples solves
+    (3 tasks, 0 failed)``."""
+    avg = next((k for k in summary if k.startswith("avg@")), None)
+    passes = [k for k in summary if k.startswith("pass@")]
+    parts = []
+    if avg is not None:
+        parts.append(f"{avg} {summary[avg]:.3f}: a sample succeeds {100 * summary[avg]:.0f}% of the time")
+    if passes:
+        parts.append(", ".join(f"{k} {summary[k]:.3f}" for k in passes)
+                     + ": the share of tasks that at least one of k samples solves")
+    counts = [f"{summary[k]} {k}" for k in ("tasks", "failed") if k in summary]
+    return "; ".join(parts) + (f" ({', '.join(counts)})" if counts else "")

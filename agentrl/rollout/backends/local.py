@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import DynamicLayer
 
+from agentrl.kvcache import cache_kwargs
 from agentrl.rollout.backends.base import BackendFatalError, Generation, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -361,20 +362,20 @@ class LocalBackend:
             pos[i, s_len - len(suf):] = torch.arange(b, b + len(suf))
         mask = torch.cat([mask_past, mask_in.to(dev)], dim=1)
         out = self.model(input_ids=ids.to(dev), attention_mask=mask, position_ids=pos.to(dev),
-                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+                         **cache_kwargs(self.model, cache), use_cache=True, logits_to_keep=1)
         for r in new:
             r.prefix = None
         self.stats.prefill_calls += 1
         self.stats.prefill_tokens += sum(map(len, suffix))
         self.stats.reused_prefix_tokens += sum(before)
-        return new, out.past_key_values, mask, out.logits[:, -1].float()
+        return new, cache, mask, out.logits[:, -1].float()  # the model filled ``cache`` in place
 
     def _decode(self, rows: list[_Request], cache: Any, mask: torch.Tensor):
         dev = mask.device
         ids = torch.tensor([[r.out_ids[-1]] for r in rows], device=dev)
         pos = mask.sum(-1, keepdim=True)  # each row's next position = its number of real tokens
         mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype, device=dev)], dim=1)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, **cache_kwargs(self.model, cache),
                          use_cache=True)
         self.stats.decode_steps += 1
         return out.logits[:, -1].float(), mask
