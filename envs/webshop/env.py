@@ -42,7 +42,7 @@ from envs.webshop.catalog import generate_catalog
 from envs.webshop.data import Catalog, Product, catalog_from_raw, load_original
 from envs.webshop.nouns import make_noun_tagger
 from envs.webshop.pages import (
-    PRODUCT_WINDOW, SUB_PAGES, Page, render_actions, render_done, render_item, render_results,
+    LABEL, LINK, PRODUCT_WINDOW, SUB_PAGES, Page, render_actions, render_done, render_item, render_results,
     render_search, render_sub_page,
 )
 from envs.webshop.reward import REWARD_RULES, purchase_reward
@@ -57,6 +57,9 @@ _PRICE_CLAUSE = re.compile(r",? and price lower than [\d.]+ dollars\s*$")
 ORACLES = ("title", "instruction")
 PRODUCT_LINKS = ("asin", "rank")
 OBSERVATION_MODES = ("text", "text_rich")
+_THINK_ACTION = re.compile(r"\s*think\s*\[", re.IGNORECASE)
+THINK_ANSWER = "OK."
+HISTORY_KEPT = 8        # steps of history an agent_context observation carries
 NO_TURN_LIMIT = 2**31 - 1
 #: Defaults of the options per variant: the original's behaviour, and agentrl's before it became faithful.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -133,6 +136,7 @@ class WebShopEnv(AgentEnv):
                  show_available_actions: bool | None = None, invalid_action_feedback: bool | None = None,
                  show_reviews: bool | None = None, show_selected_options: bool | None = None,
                  lenient_actions: bool | None = None, clip_reward: bool = False,
+                 success_reward: float | None = None, think_action: bool = False, agent_context: bool = False,
                  products_file: str = "items_shuffle_1000.json",
                  attributes_file: str = "items_ins_v2_1000.json",
                  human_instructions_file: str = "items_human_ins.json",
@@ -167,6 +171,13 @@ class WebShopEnv(AgentEnv):
         self.show_reviews = opt(show_reviews, "show_reviews")
         self.show_selected_options = opt(show_selected_options, "show_selected_options")
         self.lenient_actions = opt(lenient_actions, "lenient_actions")
+        if success_reward is not None and (isinstance(success_reward, bool) or not isinstance(success_reward, (int, float))):
+            raise ValueError(f"success_reward must be a number or null, got {success_reward!r}")
+        self.success_reward = None if success_reward is None else float(success_reward)
+        self.think_action = bool(think_action)
+        self.agent_context = bool(agent_context)
+        self._history: list[dict[str, str]] = []   # (observation shown, action taken) per step
+        self._shown = ""
         self.oracle = oracle
         self.results_per_page = results_per_page
         self.product_links = product_links
@@ -224,7 +235,9 @@ class WebShopEnv(AgentEnv):
         self.goal = self.catalog.goals[int(task_id)]
         self._goal_index = int(task_id)
         self._reset_session()
-        return self._observation(), self._page_info(valid=True)
+        self._history = []
+        self._shown = self._observation()       # the observation the next action answers (for the history)
+        return self._context(self._shown), self._page_info(valid=True)
 
     def _label_clicked(self, value: str) -> bool:
         # the original marks an option label as clicked when '"<value>"' occurs in the item page's URL, which
@@ -266,7 +279,29 @@ class WebShopEnv(AgentEnv):
             return f"{action[:100]!r} is not search[query] or click[element]"
         return m.group(1), m.group(2).lower()
 
+    def _context(self, observation: str, valid: bool = True) -> str:
+        """With ``agent_context``: the observation as a JSON object for prompt-format policies (what verl-agent's
+        and ReAct's prompts show: the instruction, the page, its actions, the steps so far); else unchanged."""
+        if not self.agent_context:
+            return observation
+        clicked = {LABEL: self._label_clicked, LINK: lambda asin: asin in self.visited}
+        nodes = [[t, role, bool(role in clicked and clicked[role](t))] for t, role in self.page.nodes]
+        ctx = {"instruction": self.goal.instruction_text, "observation": observation, "page": self.page.kind,
+               "nodes": nodes, "has_search_bar": self.page.has_search_bar, "clickables": list(self.page.clickables),
+               "valid_action": valid, "step": self.turn, "history": self._history[-HISTORY_KEPT:]}
+        return json.dumps(ctx)
+
     def _step(self, action: str) -> StepResult:
+        if self.think_action and _THINK_ACTION.match(action):
+            res = StepResult(THINK_ANSWER, info=self._page_info(valid=True))     # ReAct's reply to think[...]
+        else:
+            res = self._act(action)
+        self._history.append({"observation": self._shown, "action": action})
+        self._shown = res.observation
+        res.observation = self._context(res.observation, bool(res.info.get("valid_action", True)))
+        return res
+
+    def _act(self, action: str) -> StepResult:
         parsed = self._parse(action)
         if isinstance(parsed, str):
             return self._invalid(parsed)
@@ -294,7 +329,11 @@ class WebShopEnv(AgentEnv):
             self.page = render_done(product.asin, self.options, reward, self.chrome)
             info = {**self._page_info(valid=True), "asin": product.asin, "goal_asin": self.goal.asin,
                     "raw_reward": raw_reward, **parts}
-            return StepResult(self._observation(), reward=float(reward), terminated=True, info=info)
+            success = raw_reward >= self.success_threshold
+            if self.success_reward is not None:       # verl-agent: success_reward for a full success, else 0
+                info["task_score"] = reward
+                reward = self.success_reward if success else 0.0
+            return StepResult(self._observation(), reward=float(reward), terminated=True, success=success, info=info)
         if arg == "back to search":
             self._reset_session()
         elif arg == "next >" and kind == "results":
