@@ -23,6 +23,12 @@ gets an observation saying why), ``show_reviews`` (ratings and reviews from the 
 environment agentrl had before it became faithful (all of those on, its earlier option-matching rule and page
 chrome, 15 turns, the ``pattern`` tagger) so recipes tuned on it reproduce; each option still overrides it.
 
+For published agent setups (``policies/verl_agent_webshop.py``, ``policies/react_webshop.py``):
+``success_reward`` (verl-agent: the reward is this on a full success and 0 otherwise, the score moves to
+``info["task_score"]``), ``think_action`` (ReAct: ``think[...]`` is answered ``OK.``, the page stays) and
+``agent_context`` (the observation becomes a JSON object with the instruction, the observation, the page's
+nodes and clickables, the step and the recent (observation shown, action) pairs, for those policies).
+
 Other differences, on purpose: purchase prices of price ranges and price caps are drawn from a seeded generator
 (the original draws them unseeded at start-up), so they are reproducible; the original's debugging searches
 (``<r>``, ``<a>``, ``<c>``, ``<q>`` keywords) are ordinary searches here; the episode ends at ``buy now``.
