@@ -76,7 +76,8 @@ def test_item_page_options_and_sub_pages(env):
     assert info["clickables"][:6] == ["back to search", "< prev", "description", "features", "reviews", "buy now"]
     groups = list(target.options)
     assert groups, "generated products always have option groups"
-    expected = " [SEP] ".join(["Instruction:", env.goal.instruction_text, "Back to Search", "< Prev"] + [t for g in groups for t in [g, *target.options[g]]]
+    expected = " [SEP] ".join(["Instruction:", env.goal.instruction_text, "Back to Search", "< Prev"]
+                              + [t for g in groups for t in [g, *target.options[g]]]
                               + [target.title, f"Price: {target.price_tag}", "Rating: N.A.",
                                  "Description", "Features", "Reviews", "Buy Now"])
     assert obs == expected                             # the original never loads reviews: Rating N.A.

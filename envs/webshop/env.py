@@ -177,7 +177,8 @@ class WebShopEnv(AgentEnv):
         self.show_reviews = opt(show_reviews, "show_reviews")
         self.show_selected_options = opt(show_selected_options, "show_selected_options")
         self.lenient_actions = opt(lenient_actions, "lenient_actions")
-        if success_reward is not None and (isinstance(success_reward, bool) or not isinstance(success_reward, (int, float))):
+        if success_reward is not None and (isinstance(success_reward, bool)
+                                           or not isinstance(success_reward, (int, float))):
             raise ValueError(f"success_reward must be a number or null, got {success_reward!r}")
         self.success_reward = None if success_reward is None else float(success_reward)
         self.think_action = bool(think_action)
