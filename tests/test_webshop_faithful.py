@@ -125,3 +125,23 @@ def test_wrong_type_purchase_and_grammar_on_the_fixture(env):
     env.step("click[b0faith003] and look")                           # prefix match: a click
     _, r, _, _, info = env.step("click[buy now]")
     assert info["r_type"] == 0.0 and r == 0.0                          # no noun shared with the speaker's title
+
+
+def test_faithful_reward_never_exceeds_one_over_every_option_combination():
+    """Every option combination of every test goal's own product: master's rule stays <= 1, agentrl's did not."""
+    import itertools
+
+    from envs.webshop.nouns import make_noun_tagger
+    from envs.webshop.reward import AGENTRL, FAITHFUL, purchase_reward
+
+    env = WebShopEnv(noun_tagger="pattern")
+    cat, (_, nouns) = env.catalog, make_noun_tagger("pattern")
+    worst, above_agentrl = 0.0, 0
+    for gi in env.task_ids("test"):
+        g = cat.goals[int(gi)]
+        p = cat.by_asin[g.asin]
+        for combo in itertools.product(*p.options.values()):
+            chosen = dict(zip(p.options, combo))
+            worst = max(worst, purchase_reward(p, g, cat.prices[p.asin], chosen, nouns, FAITHFUL)[0])
+            above_agentrl += purchase_reward(p, g, cat.prices[p.asin], chosen, nouns, AGENTRL)[0] > 1 + 1e-9
+    assert worst == pytest.approx(1.0) and above_agentrl > 0
