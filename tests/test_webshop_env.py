@@ -33,8 +33,7 @@ def first_asin(info) -> str:
 def test_search_page(env):
     obs, info = env.reset(options={"task_id": "0"})
     instr = env.goal.instruction_text
-    assert obs.startswith(f"WebShop [SEP] Instruction: [SEP] {instr} [SEP] Search")
-    assert obs.endswith("Available actions: search[<your query>]")
+    assert obs == f"WebShop [SEP] Instruction: [SEP] {instr} [SEP] Search"      # the original's text exactly
     assert info["page"] == "search" and info["has_search_bar"] is True and info["clickables"] == ["search"]
     assert info["task_id"] == "0" and info["valid_action"] is True
 
@@ -44,7 +43,8 @@ def test_results_page_and_pagination(env):
     obs, r, term, trunc, info = env.step("search[Deodorant]")
     assert (r, term, trunc) == (0.0, False, False)
     assert info["page"] == "results" and info["has_search_bar"] is False
-    assert " [SEP] Back to Search [SEP] Page 1 (Total results: 50) [SEP] Next > [SEP] " in obs
+    assert obs.startswith(f"Instruction: [SEP] {env.goal.instruction_text} [SEP] Back to Search [SEP] "
+                          "Page 1 (Total results: 50) [SEP] Next > [SEP] ")      # no "WebShop" heading
     assert "< Prev" not in obs
     assert info["clickables"][:2] == ["back to search", "next >"]
     asins = [c for c in info["clickables"] if c.startswith("b0")]
@@ -58,9 +58,10 @@ def test_results_page_and_pagination(env):
         page_asins = {c for c in info["clickables"] if c.startswith("b0")}
         assert len(page_asins) == 10 and not (page_asins & seen)
         seen |= page_asins
-    assert "next >" not in info["clickables"]          # page 5 of 50 is the last
+    assert "next >" in info["clickables"]              # page 5 of 50 is the last, but the original shows Next >
     obs, _, _, _, info = env.step("click[next >]")
-    assert info["valid_action"] is False and "Page 5" in obs
+    assert info["valid_action"] and obs.endswith("Page 6 (Total results: 50) [SEP] < Prev [SEP] Next >")
+    env.step("click[< prev]")
     obs, _, _, _, info = env.step("click[< prev]")
     assert "Page 4 (Total results: 50)" in obs and info["valid_action"]
     assert len(seen) == 50
@@ -75,10 +76,11 @@ def test_item_page_options_and_sub_pages(env):
     assert info["clickables"][:6] == ["back to search", "< prev", "description", "features", "reviews", "buy now"]
     groups = list(target.options)
     assert groups, "generated products always have option groups"
-    expected = " [SEP] ".join(["Back to Search", "< Prev"] + [t for g in groups for t in [g, *target.options[g]]]
-                              + [target.title, f"Price: {target.price_tag}", f"Rating: {target.rating}",
+    expected = " [SEP] ".join(["Instruction:", env.goal.instruction_text, "Back to Search", "< Prev"]
+                              + [t for g in groups for t in [g, *target.options[g]]]
+                              + [target.title, f"Price: {target.price_tag}", "Rating: N.A.",
                                  "Description", "Features", "Reviews", "Buy Now"])
-    assert expected in obs
+    assert obs == expected                             # the original never loads reviews: Rating N.A.
     g0 = groups[0]
     v0, v1 = target.options[g0][:2]
     _, _, _, _, info = env.step(f"click[{v0.upper()}]")       # case-insensitive
@@ -86,7 +88,7 @@ def test_item_page_options_and_sub_pages(env):
     _, _, _, _, info = env.step(f"click[{v1}]")
     assert info["selected_options"] == {g0: v1}               # one value per group
     obs, _, _, _, info = env.step("click[description]")
-    assert info["page"] == "description" and obs.split(" [SEP] ")[5].startswith(target.description[:40])
+    assert info["page"] == "description" and obs.split(" [SEP] ")[4] == target.description
     assert info["clickables"] == ["back to search", "< prev"]
     _, _, _, _, info = env.step("click[< prev]")
     assert info["page"] == "item" and info["selected_options"] == {g0: v1}    # options kept
@@ -95,16 +97,13 @@ def test_item_page_options_and_sub_pages(env):
     env.step("click[< prev]")
     obs, _, _, _, info = env.step("click[reviews]")
     assert info["page"] == "reviews"
-    if target.reviews:
-        assert f'"{target.reviews[0]["title"]}"' in obs
-    else:
-        assert "No reviews found" in obs
+    assert obs == f"Instruction: [SEP] {env.goal.instruction_text} [SEP] Back to Search [SEP] < Prev"
     env.step("click[< prev]")
     obs, _, _, _, info = env.step("click[< prev]")             # item -> results, same page
     assert info["page"] == "results" and "Page 1 (Total results:" in obs
     assert info["selected_options"] == {}
     obs, _, _, _, info = env.step("click[back to search]")
-    assert info["page"] == "search" and obs.startswith("WebShop [SEP] Instruction:")
+    assert info["page"] == "search" and obs.startswith("WebShop [SEP] Instruction: [SEP]")
 
 
 def test_buy_now_ends_with_reward_components(env):
@@ -117,12 +116,30 @@ def test_buy_now_ends_with_reward_components(env):
         assert k in info
     assert info["asin"] == asin.upper() and info["goal_asin"] == env.goal.asin
     assert info["success"] == (r == 1.0) and info["end_reason"] == "terminated"
-    assert obs.startswith("Thank you for shopping with us! [SEP] Purchased")
+    assert obs.startswith(f"Thank you for shopping with us! [SEP] Your code: [SEP] None [SEP] (Paste it in your "
+                          f"MTurk interface.) [SEP] Purchased [SEP] asin [SEP] {asin.upper()} [SEP] options [SEP] {{}}")
+    assert obs.endswith(f"Your score (min 0.0, max 1.0) [SEP] {r} [SEP] Reward Details [SEP] None")
     with pytest.raises(RuntimeError, match="finished episode"):
         env.step("click[buy now]")
 
 
-def test_invalid_actions_keep_the_page_and_say_why(env):
+def test_invalid_actions_are_silent_no_ops_like_the_original(env):
+    obs0, _ = env.reset(options={"task_id": "4"})
+    for action in ("buy it please", "click[buy now]", "click[search]", "search[]", "Search[shoes]", "search [tea]",
+                   "SEARCH[tea]", "I will search[tea]", "Thought: buy\nclick[x]"):
+        obs, r, term, trunc, info = env.step(action)
+        assert obs == obs0 and info["valid_action"] is False and r == 0.0 and not term, action
+    # the original's grammar matches a prefix, greedily: trailing text is ignored
+    _, _, _, _, info = env.step("search[deodorant] now")
+    assert info["page"] == "results" and env.keywords == "deodorant"
+    _, _, _, _, info = env.step("click[next >] please")
+    assert info["valid_action"] and env.results_page == 2
+    _, _, _, _, info = env.step("click[buy now")                  # no closing bracket: nothing happens
+    assert info["valid_action"] is False
+
+
+def test_invalid_action_feedback_and_lenient_actions_are_options():
+    env = WebShopEnv(invalid_action_feedback=True, show_available_actions=True, lenient_actions=True)
     obs0, info0 = env.reset(options={"task_id": "4"})
     cases = {
         "buy it please": "is not search[query] or click[element]",
@@ -149,7 +166,12 @@ def test_search_is_accepted_from_any_page_like_the_original(env):
     assert info["page"] == "results" and info["valid_action"]
 
 
-def test_turn_limit_truncates(env):
+def test_no_turn_limit_by_default_and_max_turns_truncates(env):
+    env.reset(options={"task_id": "6"})
+    for _ in range(40):
+        *_, trunc, info = env.step("click[nothing]")
+        assert not trunc
+    env = WebShopEnv(max_turns=15)
     env.reset(options={"task_id": "6"})
     for _ in range(14):
         *_, trunc, info = env.step("click[nothing]")
@@ -205,10 +227,11 @@ def test_seeded_reset_is_deterministic():
     assert int(i1["task_id"]) >= 1500                          # default split is train
 
 
-def test_original_text_without_action_line():
-    env = WebShopEnv(show_available_actions=False)
+def test_available_actions_line_is_an_option():
+    env = WebShopEnv(show_available_actions=True)
     obs, _ = env.reset(options={"task_id": "0"})
-    assert obs == f"WebShop [SEP] Instruction: [SEP] {env.goal.instruction_text} [SEP] Search"
+    assert obs == (f"WebShop [SEP] Instruction: [SEP] {env.goal.instruction_text} [SEP] Search\n"
+                   "Available actions: search[<your query>]")
 
 
 def test_selected_options_are_shown_only_when_asked():
@@ -226,15 +249,15 @@ def test_selected_options_are_shown_only_when_asked():
         pages.append((before, after))
     (p_before, p_after), (m_before, m_after) = pages
     assert p_before == p_after and "You have clicked" not in p_after        # the original text mode
-    assert m_before.startswith(f"You have clicked {first}.\nWebShop [SEP]")
-    assert m_after.startswith(f"You have clicked {first}.\nYou have clicked {second}.\nWebShop [SEP]")
+    assert m_before.startswith(f"You have clicked {first}.\nInstruction: [SEP]")
+    assert m_after.startswith(f"You have clicked {first}.\nYou have clicked {second}.\nInstruction: [SEP]")
     assert m_after.endswith(p_after)
     m_results, *_ = marked.step("click[< prev]")
     assert "You have clicked" not in m_results                              # only item pages, only selections
 
 
 def test_env_on_original_format_fixture_files():
-    env = WebShopEnv(data_dir=str(FIXTURES))
+    env = WebShopEnv(data_dir=str(FIXTURES), show_reviews=True)
     assert len(env.catalog.products) == 3 and len(env.catalog.goals) == 3
     assert env.task_ids("test") == ["0", "1", "2"] and env.task_ids("train") == []
     for tid in env.task_ids("test"):
@@ -260,7 +283,9 @@ def test_registry_and_gymnasium_checker():
     check_env(env, skip_render_check=False)
 
 
-def test_extra_options_can_push_the_original_reward_above_one_and_clip_caps_it():
+def test_agentrl_rules_can_exceed_one_with_extra_options_and_clip_caps_it():
+    """agentrl's earlier option rule (``variant="agentrl"``) credits a chosen value found in the product text,
+    so extra options can push it above 1; the original's (default) cannot."""
     from dataclasses import replace
 
     base = WebShopEnv()
@@ -274,7 +299,7 @@ def test_extra_options_can_push_the_original_reward_above_one_and_clip_caps_it()
     from envs.webshop.data import Catalog
     custom = Catalog([product if q.asin == p.asin else q for q in cat.products], cat.prices, cat.goals)
     for clip, expected in ((False, (len(g.attributes) + 2) / (len(g.attributes) + 1)), (True, 1.0)):
-        env = WebShopEnv(catalog=custom, index=base.index, clip_reward=clip)
+        env = WebShopEnv(catalog=custom, index=base.index, clip_reward=clip, variant="agentrl")
         env.reset(options={"task_id": str(gi)})
         while env.page.kind != "item" or env.asin != g.asin:
             env.step(env.oracle_action())
@@ -283,3 +308,10 @@ def test_extra_options_can_push_the_original_reward_above_one_and_clip_caps_it()
         assert term and r == pytest.approx(expected)
         assert info["raw_reward"] == pytest.approx((len(g.attributes) + 2) / (len(g.attributes) + 1))
         assert info["num_option_matches"] == 1 and info["r_option"] is None
+    faithful = WebShopEnv(catalog=custom, index=base.index)
+    faithful.reset(options={"task_id": str(gi)})
+    while faithful.page.kind != "item" or faithful.asin != g.asin:
+        faithful.step(faithful.oracle_action())
+    faithful.step(f"click[{value}]")
+    _, r, *_ = faithful.step("click[buy now]")
+    assert r == pytest.approx(1.0)                 # the goal has no options: the extra choice earns nothing

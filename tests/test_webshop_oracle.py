@@ -97,12 +97,14 @@ def test_results_per_page_shortens_pages_and_keeps_all_fifty_results():
     for page in range(1, 18):
         shown = [c for c in info["clickables"] if c.startswith("b0")]
         assert len(shown) == (3 if page < 17 else 2)              # 50 = 16 * 3 + 2
-        assert ("next >" in info["clickables"]) == (page < 17)
+        assert "next >" in info["clickables"]                    # the original always shows it
         assert f"Page {page} (Total results: 50)" in env.page.text
         seen += shown
         if page < 17:
             _, _, _, _, info = env.step("click[next >]")
     assert len(set(seen)) == 50
+    _, _, _, _, info = env.step("click[next >]")                  # past the last page: an empty page
+    assert "Page 18 (Total results: 50)" in env.page.text and not [c for c in info["clickables"] if c.startswith("b0")]
     full = WebShopEnv()
     full.reset(options={"task_id": "1"})
     full.step("search[deodorant]")
@@ -127,7 +129,7 @@ def test_instruction_oracle_under_the_warmup_turn_limit():
 
 def test_rank_links_show_and_open_the_same_products_as_asins():
     by_asin = WebShopEnv(results_per_page=3)
-    by_rank = WebShopEnv(results_per_page=3, product_links="rank", show_available_actions=False)
+    by_rank = WebShopEnv(results_per_page=3, product_links="rank", invalid_action_feedback=True)
     for e in (by_asin, by_rank):
         e.reset(options={"task_id": "2"})
         e.step("search[black running shoes]")

@@ -9,7 +9,7 @@ import pytest
 from envs.webshop.data import Goal, Product
 from envs.webshop.nouns import make_noun_tagger
 from envs.webshop.reward import (
-    attribute_reward, normalize_color, option_reward, purchase_reward, type_reward,
+    AGENTRL, FAITHFUL, attribute_reward, fuzzy_score, normalize_color, option_reward, purchase_reward, type_reward,
 )
 
 _, NOUNS = make_noun_tagger("pattern")
@@ -68,19 +68,58 @@ def test_attribute_fuzzy_and_text_matches():
     assert attribute_reward(deodorant(), goal(attributes=["cruelty free"]))[1] == 0
 
 
-def test_partial_options_and_exact_size_rule():
+def test_partial_options_fuzzy_sizes_and_the_exact_size_option():
     p = deodorant()
-    # one of two goal options chosen right
-    r_opt, n = option_reward(p, ["bright citrus", "3 ounce"], {"scent": "bright citrus", "size": "3 ounce (pack of 2)"})
+    # one of two goal options chosen right ('3 ounce (pack of 2)' vs '3 ounce': token-set ratio 100)
+    r_opt, n = option_reward(p, ["bright citrus", "3 ounce"], {"scent": "lavender", "size": "3 ounce (pack of 2)"})
     assert n == 1 and r_opt == 0.5
-    # 'size' needs an exact match: '3 ounce (pack of 2)' vs goal '3 ounce' fails (token-set ratio 100),
-    # while another group accepts a fuzzy match
-    assert option_reward(p, ["eucalyptus"], {"scent": "eucalyptus scent"})[1] == 1
-    assert option_reward(p, ["3 ounce"], {"flavor": "3 ounce (pack of 2)"})[1] == 1
+    # the original fuzzy-matches sizes too ('2 pound' vs '5 pound': rounded 86 > 85); the v2 branch's exact
+    # size rule is an option
+    assert option_reward(p, ["2 pound"], {"size": "5 pound"})[1] == 1
+    exact = FAITHFUL.with_options(exact_size=True)
+    assert option_reward(p, ["2 pound"], {"size": "5 pound"}, exact)[1] == 0
+    assert option_reward(p, ["2 pound"], {"flavor": "5 pound"}, exact)[1] == 1       # other groups stay fuzzy
+    assert option_reward(p, ["3 ounce"], {"size": "3 ounce"}, exact)[1] == 1
     # options never chosen do not count
     assert option_reward(p, ["bright citrus", "3 ounce"], {}) == (0.0, 0)
     r, info = purchase_reward(p, goal(), 10.99, {"scent": "lavender", "size": "3 ounce"}, NOUNS)
     assert info["r_option"] == 0.5 and r == pytest.approx((1 + 1 + 1) / 4)
+
+
+def test_goal_side_loop_counts_each_goal_option_once_and_never_exceeds_one():
+    p = deodorant()
+    # two chosen values both match the one goal option: still one match
+    assert option_reward(p, ["lavender"], {"scent": "lavender", "color": "lavender"})[1] == 1
+    # a chosen value that is not a goal option earns nothing, even when it is in the product text
+    assert option_reward(p, [], {"scent": "bright citrus"}) == (None, 0)
+    r, _ = purchase_reward(p, goal(goal_options=[]), 10.99, {"scent": "bright citrus", "color": "navy blue"}, NOUNS)
+    assert r == 1.0
+    # agentrl's earlier rule counted per chosen option with a text fallback: 2 extra matches -> 5/3
+    r_old, _ = purchase_reward(p, goal(goal_options=[], name=p.title), 10.99,
+                               {"scent": "citrus", "size": "stick"}, NOUNS, AGENTRL)
+    assert r_old == pytest.approx(4 / 2)
+
+
+def test_text_fallback_option_credits_a_goal_option_found_in_the_product_text():
+    p = deodorant()
+    # goal 'teal', chosen 'blue', title has 'Bluetooth'-like text: master gives no credit
+    bt = replace(p, title="Sunny Grove Bluetooth Deodorant")
+    assert option_reward(bt, ["teal"], {"color": "blue"})[1] == 0
+    assert option_reward(bt, ["teal"], {"color": "blue"}, AGENTRL)[1] == 1              # chosen 'blue' in text
+    assert option_reward(bt, ["teal"], {"color": "blue"}, FAITHFUL.with_options(text_fallback=True))[1] == 0
+    # the fallback of the option looks for the *goal* option in the text ('citrus' is in the title)
+    fb = FAITHFUL.with_options(text_fallback=True)
+    assert option_reward(p, ["citrus"], {"scent": "lavender"}, fb)[1] == 1
+    assert option_reward(p, ["citrus"], {"scent": "lavender"})[1] == 0
+
+
+def test_scores_are_rounded_like_thefuzz():
+    # 'abcdefgh' vs 'abcdefgx': ratio 87.5 -> 88 (> 85); 'ab cdefghij' style cases near 85.5 round up
+    assert fuzzy_score("abcdefgh", "abcdefgx") == 88
+    assert fuzzy_score("Bright Citrus!", "bright citrus") == 100                      # lowercased, punctuation
+    assert fuzzy_score("caf\u00e9", "caf") == 100                                     # chars 128-255 dropped
+    assert fuzzy_score("abcdefghijklmn", "abcdefghijklxy", rounded=False) == pytest.approx(85.714, abs=1e-3)
+    assert isinstance(fuzzy_score("a b", "a c"), int)
 
 
 def test_colours_are_normalised():
@@ -128,12 +167,10 @@ def test_same_type_other_product_gets_partial_credit():
     assert info["query_match"] and info["category_match"]
     assert 0 < info["title_score"] < 1 and info["r_type"] == 1.0
     assert info["r_att"] == 0.0
-    # 'lavender' is not a goal option, but the original also counts a chosen value found in the title
-    assert info["r_option"] == 0.5
-    assert r == pytest.approx((0 + 1 + 1) / 4)
-    r2, info2 = purchase_reward(replace(other, title="Harbor Pine Deodorant"), goal(), 10.99,
-                                {"scent": "lavender"}, NOUNS)
-    assert info2["r_option"] == 0.0 and r2 == pytest.approx(1 / 4)     # only the price share
+    assert info["r_option"] == 0.0                     # 'lavender' is not a goal option (no text fallback)
+    assert r == pytest.approx((0 + 0 + 1) / 4)         # only the price share
+    r2, info2 = purchase_reward(other, goal(), 10.99, {"scent": "lavender"}, NOUNS, AGENTRL)
+    assert info2["r_option"] == 0.5 and r2 == pytest.approx(2 / 4)    # agentrl's rule: chosen value in the title
 
 
 def test_unknown_noun_tagger_is_a_clear_error():
@@ -141,16 +178,29 @@ def test_unknown_noun_tagger_is_a_clear_error():
         make_noun_tagger("nltk")
 
 
-def test_spacy_backend_is_optional_and_auto_falls_back():
+def test_spacy_backend_is_optional_and_auto_falls_back_with_one_warning():
     import importlib.util
+    import warnings
 
-    used, fn = make_noun_tagger("auto")
+    from envs.webshop import nouns
+
+    make_noun_tagger.cache_clear()
+    nouns._warned = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        used, fn = make_noun_tagger("auto")
+        make_noun_tagger.cache_clear()
+        make_noun_tagger("auto")
     assert used in ("spacy", "pattern")
     assert "deodorant" in fn("Sunny Grove Citrus Deodorant Stick")
     if importlib.util.find_spec("spacy") is None:
         assert used == "pattern"
-        with pytest.raises(ImportError, match="needs `pip install spacy` and an English model"):
+        assert [str(w.message) for w in caught if "noun tagger" in str(w.message)][:1] and \
+            sum("noun tagger" in str(w.message) for w in caught) == 1          # once per process
+        with pytest.raises(ImportError, match=r"needs spaCy and en_core_web_sm .*agentrl\[webshop\]"):
             make_noun_tagger("spacy")
+    else:
+        assert used == "spacy" and not caught
 
 
 def test_pattern_tagger_splits_hyphenated_words_like_spacy():

@@ -131,9 +131,12 @@ def build_products(raw_products: list[dict[str, Any]], attributes: dict[str, dic
                  "body": r.get("body", r.get("review", ""))} for r in review_map.get(asin, [])]
         rating = rating_map.get(asin)
         attr_rec = attributes.get(asin) or {}
+        # as the original: an ``attributes`` entry is used as it is (an empty list stays empty); only a product
+        # with no entry gets the placeholder ``DUMMY_ATTR``
+        prod_attrs = list(attr_rec.get("attributes") or []) if "attributes" in attr_rec else ["DUMMY_ATTR"]
         out.append(Product(
             asin=asin, title=p.get("name") or "", description=p.get("full_description") or "",
-            bullet_points=bullets, attributes=list(attr_rec.get("attributes") or ["DUMMY_ATTR"]),
+            bullet_points=bullets, attributes=prod_attrs,
             options=options, pricing=pricing, price_tag=tag, category=p.get("category", ""),
             query=str(p.get("query", "")).lower().strip(), product_category=p.get("product_category", ""),
             reviews=revs, rating="N.A." if rating is None else rating))
