@@ -12,7 +12,6 @@ the chunked head. Everything the learner runs goes through that ``forward`` so t
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from agentrl.kvcache import cache_kwargs, output_cache
 
 
 @dataclass
@@ -112,12 +113,6 @@ def lm_parts(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     return decoder, head
 
 
-def _cache_arg(module: nn.Module) -> str:
-    """The KV-cache keyword of a decoder's ``forward``: ``cache`` (transformers >= 5.2x, where
-    ``past_key_values`` is deprecated) or ``past_key_values`` (older releases)."""
-    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
-
-
 class TokenScorer(nn.Module):
     """A causal LM plus the chunked head, behind one ``forward`` (the unit FSDP2 shards as its root).
 
@@ -140,11 +135,10 @@ class TokenScorer(nn.Module):
                 teacher_hidden: torch.Tensor | None = None, teacher_rows: torch.Tensor | None = None,
                 past_key_values: Any = None, use_cache: bool = False) -> Any:
         decoder, head = lm_parts(self.model)
-        out = decoder(input_ids=input_ids, use_cache=use_cache, **{_cache_arg(decoder): past_key_values})
+        out = decoder(input_ids=input_ids, use_cache=use_cache, **cache_kwargs(decoder, past_key_values))
         hidden = out.last_hidden_state.flatten(0, 1)[rows]
         if targets is None:
-            return (hidden, getattr(out, "cache", None) or getattr(out, "past_key_values", None)) \
-                if use_cache else hidden
+            return (hidden, output_cache(out)) if use_cache else hidden
         return token_scores(hidden, head.weight, targets, bias=getattr(head, "bias", None),
                             teacher_hidden=teacher_hidden, teacher_rows=teacher_rows, chunk=self.chunk_tokens,
                             temperature=self.temperature)
