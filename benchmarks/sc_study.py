@@ -134,7 +134,8 @@ def answer_weight_ratio(a: argparse.Namespace, tasks: int = 48, n: int = 8) -> d
     agentrl.evaluate(over + [f"n={n}", "split=train", f"tasks={tasks}", f"eval.output_dir={eval_dir}",
                              "eval.report=false"])
     samples = next(eval_dir.glob("*/samples.jsonl"))
-    groups = [[Trajectory.from_dict(t) for t in json.loads(line)["trajectories"]]
+    groups = [[Trajectory.from_dict({k: v for k, v in t.items() if k != "text"})
+               for t in json.loads(line)["trajectories"]]
               for line in samples.read_text().splitlines()]
     comps = build_components(cfg, log=lambda m: None, model_dir=model_dir)
     model, tok, fmt = comps.model, comps.tokenizer, comps.fmt
