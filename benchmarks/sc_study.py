@@ -1,7 +1,7 @@
 """A seeded study anyone can rerun: GRPO, DAPO and SC-GRPO from one fixed warm start, several RL seeds each.
 
     python benchmarks/sc_study.py                       # math + guess, 5 seeds, 3 algorithms
-    python benchmarks/sc_study.py --envs math --seeds 3 --steps 40
+    python benchmarks/sc_study.py --envs math --seeds 3 --steps 40 --eval-every 20
     python benchmarks/sc_study.py --report-only         # re-print the table / plot from finished runs
 
 Every run is ``python -m agentrl.run <recipe> algo=<a> seed=<s> model.tiny.seed=0`` (the warm start's seed is
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 RECIPES = {"math": ["env=math_warmup"], "guess": ["env=guess_warmup"]}
+STEPS = {"math": (60, 20), "guess": (30, 10)}  # learner steps and eval interval per env (defaults)
 ALGOS = ("grpo", "dapo", "sc_grpo")
 # two-sided 95% Student t quantiles by degrees of freedom
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
@@ -45,8 +46,9 @@ def ci95(xs: list[float]) -> tuple[float, float]:
 
 
 def run_args(env: str, algo: str, seed: int, a: argparse.Namespace) -> list[str]:
-    return RECIPES[env] + [f"algo={algo}", f"seed={seed}", "model.tiny.seed=0", f"trainer.steps={a.steps}",
-                           f"trainer.eval_every={a.eval_every}", f"trainer.eval_tasks={a.eval_tasks}",
+    steps, every = a.steps or STEPS[env][0], a.eval_every or STEPS[env][1]
+    return RECIPES[env] + [f"algo={algo}", f"seed={seed}", "model.tiny.seed=0", f"trainer.steps={steps}",
+                           f"trainer.eval_every={every}", f"trainer.eval_tasks={a.eval_tasks}",
                            "trainer.save_every=0", f"trainer.output_dir={a.out}",
                            f"run_name={env}-{algo}-s{seed}"]
 
@@ -65,7 +67,7 @@ def run_all(a: argparse.Namespace) -> None:
         for seed in range(a.seeds):
             for algo in a.algos:
                 run_dir = Path(a.out) / f"{env}-{algo}-s{seed}"
-                if finished(run_dir, a.steps):
+                if finished(run_dir, a.steps or STEPS[env][0]):
                     continue
                 if run_dir.exists():
                     import shutil
@@ -89,7 +91,7 @@ def collect(a: argparse.Namespace) -> dict:
             curves, d_first, d_last, step_s = {}, [], [], []
             for seed in range(a.seeds):
                 rows = metrics(Path(a.out) / f"{env}-{algo}-s{seed}")
-                if not finished(Path(a.out) / f"{env}-{algo}-s{seed}", a.steps):
+                if not finished(Path(a.out) / f"{env}-{algo}-s{seed}", a.steps or STEPS[env][0]):
                     continue
                 for r in rows:
                     if "eval/success" in r:
@@ -134,7 +136,8 @@ def answer_weight_ratio(a: argparse.Namespace, tasks: int = 48, n: int = 8) -> d
     agentrl.evaluate(over + [f"n={n}", "split=train", f"tasks={tasks}", f"eval.output_dir={eval_dir}",
                              "eval.report=false"])
     samples = next(eval_dir.glob("*/samples.jsonl"))
-    groups = [[Trajectory.from_dict(t) for t in json.loads(line)["trajectories"]]
+    groups = [[Trajectory.from_dict({k: v for k, v in t.items() if k != "text"})
+               for t in json.loads(line)["trajectories"]]
               for line in samples.read_text().splitlines()]
     comps = build_components(cfg, log=lambda m: None, model_dir=model_dir)
     model, tok, fmt = comps.model, comps.tokenizer, comps.fmt
@@ -176,7 +179,8 @@ def answer_weight_ratio(a: argparse.Namespace, tasks: int = 48, n: int = 8) -> d
 
 def report(a: argparse.Namespace, res: dict, ratio: dict | None) -> str:
     lines = [f"SC-GRPO study: {a.seeds} RL seeds per algorithm from one warm start (model.tiny.seed=0), "
-             f"{a.steps} steps, eval success at T=1 on {a.eval_tasks} test tasks, mean ± 95% CI.", ""]
+             f"steps {', '.join(f'{e} {a.steps or STEPS[e][0]}' for e in res)}, eval success at T=1 on "
+             f"{a.eval_tasks} test tasks, mean ± 95% CI.", ""]
     for env, algos in res.items():
         steps = sorted({int(s) for v in algos.values() for s in v["eval"]})
         lines += [f"### {env} (`{' '.join(RECIPES[env])}`)", "",
@@ -227,8 +231,8 @@ def main() -> None:
     p.add_argument("--envs", default="math,guess", help="comma-separated, from: " + ", ".join(RECIPES))
     p.add_argument("--algos", default=",".join(ALGOS))
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--steps", type=int, default=60)
-    p.add_argument("--eval-every", type=int, default=20)
+    p.add_argument("--steps", type=int, default=None, help="learner steps (default: math 60, guess 30)")
+    p.add_argument("--eval-every", type=int, default=None, help="eval interval (default: math 20, guess 10)")
     p.add_argument("--eval-tasks", type=int, default=200)
     p.add_argument("--out", default="runs/sc-study")
     p.add_argument("--report-only", action="store_true", help="only summarise the runs already in --out")
