@@ -33,7 +33,7 @@ def test_list_and_nested_values_and_model_paths(tmp_path):
 def test_group_options_may_set_global_values_and_the_command_line_wins():
     tiny = load_config([])
     assert tiny.model.path == "tiny" and tiny.algo.lr == pytest.approx(1e-3)  # from model/tiny.yaml _global_
-    assert tiny.model.tiny.sft_epochs == 15 and tiny.env.kwargs["levels"] == [0]  # from env/math_warmup.yaml
+    assert tiny.model.tiny.sft_epochs == 12 and tiny.env.kwargs["levels"] == [0]  # from env/math_warmup.yaml
     assert load_config(["model=hf"]).algo.lr == pytest.approx(1e-5)
     assert load_config(["algo.lr=2e-4"]).algo.lr == pytest.approx(2e-4)
     # an env recipe's _global_ is applied after the model's: webshop_warmup's RL lr beats model/tiny.yaml's
