@@ -50,8 +50,6 @@ def test_local_backend_passes_the_new_cache_api(tmp_path):
     assert not [str(w.message) for w in caught if NOISE.search(str(w.message))]
 
 
-@pytest.mark.xfail(strict=True, reason="agentrl/learner/logprobs.py still passes past_key_values= to the decoder and "
-                   "reads out.past_key_values; use agentrl.kvcache.cache_kwargs/output_cache there, then drop this mark")
 def test_a_short_training_run_prints_no_deprecation_warnings(tmp_path):
     r = _short_run(tmp_path)
     assert r.returncode == 0, r.stderr
