@@ -270,9 +270,12 @@ def reference_examples(env: Any, policy: Any, fmt: ChatFormat, task_ids: list[st
     return examples
 
 
-def _demo_trajectory(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]], final_obs: str | None
-                     ) -> Trajectory:
-    """A demonstration as a finished trajectory (replies as generated tokens, the env's answers recorded)."""
+def _demo_trajectory(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]], final_obs: str | None = None, *,
+                     finished: bool = True) -> Trajectory:
+    """A demonstration built exactly like a rollout trajectory: replies as generated tokens (with their parsed
+    actions), each later observation as a chat delta and recorded on the turn before it. A single later turn
+    given alone becomes the first message, with the system prompt. ``finished`` records ``final_obs`` on the
+    last turn and closes it, as a finished rollout is (a reference τ)."""
     traj: Trajectory | None = None
     for i, (obs, reply) in enumerate(turns):
         role, content = policy.message(obs, i)
@@ -284,26 +287,18 @@ def _demo_trajectory(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]],
         ids = fmt.encode(reply) + fmt.stop_token_ids[:1]
         traj.add_generation(ids, [0.0] * len(ids), text=reply).action = policy.parse_action(reply)
     assert traj is not None
-    traj.turns[-1].observation = final_obs
-    traj.close_turn(fmt)
+    if finished:
+        traj.turns[-1].observation = final_obs
+        traj.close_turn(fmt)
     return traj
 
 
 def _render_episode(fmt: ChatFormat, policy: Any, turns: list[tuple[str, str]], *,
                     system_ids: list[int] | None = None) -> tuple[list[int], list[int]]:
-    """Token ids and loss mask of one demonstration, built exactly like a rollout trajectory (a single later
-    turn given alone becomes the first message, with the system prompt). ``system_ids`` replaces the rendered
-    system prompt (a teacher's, with a reference), as the learner swaps it."""
-    traj: Trajectory | None = None
-    for i, (obs, reply) in enumerate(turns):
-        role, content = policy.message(obs, i)
-        if traj is None:
-            traj = Trajectory.start(fmt, "demo", content, system=policy.system())
-        else:
-            traj.add_message(fmt, content, role)
-        ids = fmt.encode(reply) + fmt.stop_token_ids[:1]
-        traj.add_generation(ids, [0.0] * len(ids))
-    assert traj is not None
+    """Token ids and loss mask of one demonstration (:func:`_demo_trajectory`, its last turn left open).
+    ``system_ids`` replaces the rendered system prompt (a teacher's, with a reference), as the learner swaps
+    it."""
+    traj = _demo_trajectory(fmt, policy, turns, finished=False)
     if system_ids is not None:
         return (system_ids + traj.token_ids[traj.system_len:],
                 [0] * len(system_ids) + traj.loss_mask[traj.system_len:])

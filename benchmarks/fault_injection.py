@@ -24,7 +24,6 @@ import random
 import time
 from collections import Counter
 
-from aiohttp import web
 
 import policies
 from agentrl import ChatFormat
@@ -34,6 +33,7 @@ from agentrl.models import tiny_qwen3
 from agentrl.rollout.backends.local import LocalBackend
 from agentrl.rollout.backends.sglang import SGLangBackend
 from agentrl.rollout.engine import RolloutEngine
+from agentrl.rollout.fault_injection import backend_faults
 from agentrl.serve import start_server
 from envs.guess import GuessNumberEnv
 
@@ -60,23 +60,8 @@ async def main(args: argparse.Namespace) -> None:
                 time.sleep(args.hang_s)
             return super()._step(action)
 
-    injected = Counter()
-    rng = random.Random(args.seed + 1)
-
-    @web.middleware
-    async def inject(request, handler):
-        if request.path != "/generate":
-            return await handler(request)
-        x = rng.random()
-        if x < 0.01:
-            injected["http_500"] += 1
-            return web.Response(status=500, text="injected")
-        if x < 0.02:
-            injected["dropped_connection"] += 1
-            await handler(request)
-            request.transport.close()
-            raise ConnectionResetError("injected drop")
-        return await handler(request)
+    injected: Counter = Counter()
+    inject = backend_faults(random.Random(args.seed + 1), injected)
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)  # the injected drops are not news
     tok = train_bpe_tokenizer(CORPUS, vocab_size=400)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pytest
-from aiohttp import web
 
 import agentrl
 import policies
@@ -20,6 +18,7 @@ from agentrl.rollout.backends import BackendError
 from agentrl.rollout.backends.local import LocalBackend
 from agentrl.rollout.backends.sglang import SGLangBackend
 from agentrl.rollout.engine import RolloutEngine
+from agentrl.rollout.fault_injection import backend_faults
 from agentrl.serve import start_server
 from envs.guess import GuessNumberEnv
 
@@ -212,23 +211,8 @@ class Faulty(GuessNumberEnv):
 
 
 async def test_fault_injection_512_trajectories(fmt, model):
-    faults = {"500": 0, "drop": 0}
-    rng = random.Random(7)
-
-    @web.middleware
-    async def inject(request, handler):
-        if request.path != "/generate":
-            return await handler(request)
-        x = rng.random()
-        if x < 0.01:
-            faults["500"] += 1
-            return web.Response(status=500, text="injected")
-        if x < 0.02:  # the server did the work but the connection drops before the answer
-            faults["drop"] += 1
-            await handler(request)
-            request.transport.close()
-            raise ConnectionResetError("injected drop")
-        return await handler(request)
+    faults: Counter = Counter()
+    inject = backend_faults(random.Random(7), faults)
 
     local = LocalBackend(model, max_batch_size=64)
     runner, url = await start_server(local, middlewares=[inject])
@@ -255,8 +239,8 @@ async def test_fault_injection_512_trajectories(fmt, model):
             assert t.end_reason in ("terminated", "truncated") and len(t.turns) >= 1
             t.check()
     stats = engine.last_stats
-    assert faults["500"] > 0 and faults["drop"] > 0
-    assert stats.retries == faults["500"] + faults["drop"]  # every injected backend fault cost one retry
+    assert faults["http_500"] > 0 and faults["dropped_connection"] > 0
+    assert stats.retries == faults["http_500"] + faults["dropped_connection"]  # every injected backend fault cost one retry
     assert stats.failed == len(RAISES) + len(HANGS) and stats.errors == {"env": len(RAISES), "timeout": len(HANGS)}
 
     # nothing keeps running: no generation on the server, no stray tasks, env threads end on close()

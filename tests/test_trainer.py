@@ -89,6 +89,23 @@ def _wait_for(pred, timeout: float) -> None:
         time.sleep(0.2)
 
 
+def _running_trainer(tiny_cache, tmp_path, name: str, rows: int) -> tuple[list[str], Path, subprocess.Popen]:
+    """A 100-step run ``name`` in its own process (the tiny model built here first), returned once its metrics
+    hold ``rows`` steps; its overrides, run directory and process."""
+    args = _overrides(tiny_cache, tmp_path, "trainer.steps=100", "trainer.save_every=0", "trainer.eval_every=0",
+                      f"run_name={name}")
+    agentrl.train(args[:-1] + ["trainer.steps=0", f"run_name={name}-warm"])
+    run_dir = tmp_path / name
+    proc = _spawn(args)
+    try:
+        _wait_for(lambda: (run_dir / "metrics.jsonl").exists() and len(_rows(run_dir)) >= rows, 900)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return args, run_dir, proc
+
+
 def test_sigkill_loses_at_most_the_steps_since_the_last_checkpoint(tiny_cache, tmp_path):
     args = _overrides(tiny_cache, tmp_path, "trainer.steps=40", "trainer.save_every=2", "trainer.eval_every=0",
                       "run_name=killed")
@@ -109,12 +126,7 @@ def test_sigkill_loses_at_most_the_steps_since_the_last_checkpoint(tiny_cache, t
 
 
 def test_sigint_saves_the_last_completed_step_and_exits_130(tiny_cache, tmp_path):
-    args = _overrides(tiny_cache, tmp_path, "trainer.steps=100", "trainer.save_every=0", "trainer.eval_every=0",
-                      "run_name=interrupted")
-    agentrl.train(args[:-1] + ["trainer.steps=0", "run_name=warm2"])
-    run_dir = tmp_path / "interrupted"
-    proc = _spawn(args)
-    _wait_for(lambda: (run_dir / "metrics.jsonl").exists() and len(_rows(run_dir)) >= 2, 240)
+    _, run_dir, proc = _running_trainer(tiny_cache, tmp_path, "interrupted", rows=2)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -257,13 +269,8 @@ def test_the_last_step_is_saved_once(tiny_cache, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_second_trainer_on_a_run_dir_fails_at_once_naming_the_first(tiny_cache, tmp_path):
-    args = _overrides(tiny_cache, tmp_path, "trainer.steps=100", "trainer.save_every=0", "trainer.eval_every=0",
-                      "run_name=busy")
-    agentrl.train(args[:-1] + ["trainer.steps=0", "run_name=warm3"])
-    run_dir = tmp_path / "busy"
-    first = _spawn(args)
+    args, run_dir, first = _running_trainer(tiny_cache, tmp_path, "busy", rows=1)
     try:
-        _wait_for(lambda: (run_dir / "metrics.jsonl").exists() and len(_rows(run_dir)) >= 1, 240)
         second = subprocess.run([sys.executable, "-m", "agentrl.run", *args, "trainer.resume=true"],
                                 capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert second.returncode == 2 and f"in use by another trainer (PID {first.pid})" in second.stderr
