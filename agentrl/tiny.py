@@ -60,8 +60,10 @@ def warm_start_seed(cfg: Config) -> int:
 
 def tiny_model_dir(cfg: Config) -> Path:
     """Where the tiny model for ``cfg`` is (or will be) cached: a hash of everything that shapes it."""
-    key = json.dumps({"v": TINY_VERSION, "env": cfg.env.model_dump(mode="json"),
-                      "tiny": cfg.model.tiny.model_dump(mode="json"), "seed": warm_start_seed(cfg),
+    # what only informs the run (a notice, the unlearnable guard) does not shape the model
+    env = cfg.env.model_dump(mode="json", exclude={"notice", "tiny_unlearnable"})
+    tiny = cfg.model.tiny.model_dump(mode="json", exclude={"allow_unlearnable"})
+    key = json.dumps({"v": TINY_VERSION, "env": env, "tiny": tiny, "seed": warm_start_seed(cfg),
                       "teacher": _teacher_format(cfg)}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(cfg.model.cache_dir).expanduser() / "tiny" / f"{cfg.env.id}-{digest}"

@@ -25,7 +25,7 @@ from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, rng_sta
 from agentrl.components import build_components
 from agentrl.config.compose import to_yaml
 from agentrl.config.schema import Config
-from agentrl.errors import ServerUnavailable
+from agentrl.errors import ServerUnavailable, UserError
 from agentrl.metrics_log import MetricsLog
 from agentrl.run_lock import RunLock
 from agentrl.trajectory import Trajectory
@@ -63,6 +63,15 @@ class ServerDied(ServerUnavailable):
         self.row = row
 
 
+def check_learnable(cfg: Config) -> None:
+    """Refuse, before any work, to train the tiny model on an env it cannot learn (``env.tiny_unlearnable``)."""
+    why = cfg.env.tiny_unlearnable
+    if cfg.model.path == "tiny" and why and not cfg.model.tiny.allow_unlearnable:
+        raise UserError(f"env={cfg.env.id} with the embedded tiny model: {why} Train a pretrained model instead "
+                        "(model=<path or hub id>), or pass model.tiny.allow_unlearnable=true to run the "
+                        "pipeline anyway (its reward stays 0)")
+
+
 def resume_command(run_dir: Path) -> str:
     """The command that continues this run (the command line it was started with, plus resume)."""
     argv = sys.argv[1:] if Path(sys.argv[0]).name in ("run.py", "agentrl-run") else []
@@ -80,6 +89,9 @@ class Trainer:
         self.console = Console(stderr=True)
         self.log = log or (lambda msg: self.console.print(msg, highlight=False, soft_wrap=True))  # paths whole
         self.cfg = cfg
+        check_learnable(cfg)
+        if cfg.env.notice:
+            self.log(cfg.env.notice)
         self.run_dir = resolve_run_dir(cfg)
         created = not self.run_dir.exists()
         self._lock = RunLock(self.run_dir).acquire()  # first: a busy run dir is named as such

@@ -41,6 +41,50 @@ def test_group_options_may_set_global_values_and_the_command_line_wins():
     assert load_config(["env=webshop_warmup", "algo.lr=1e-3"]).algo.lr == pytest.approx(1e-3)
 
 
+def test_an_env_brings_its_tiny_recipe_only_for_the_tiny_model():
+    tiny = load_config(["env=webshop"])
+    recipe = load_config(["env=webshop_warmup"])
+    assert tiny.model_dump(exclude={"env": {"notice"}}) == recipe.model_dump(exclude={"env": {"notice"}})
+    assert "env=webshop_warmup" in tiny.env.notice and recipe.env.notice is None
+    faithful = load_config(["env=webshop", "model=Qwen/Qwen3-0.6B"])
+    assert faithful.env.kwargs["variant"] == "faithful" and faithful.env.notice is None
+    assert load_config(["env=webshop", "trainer.steps=5"]).trainer.steps == 5  # the command line still wins
+
+
+def test_the_tiny_recipe_does_not_change_the_warm_start_cache_key():
+    from agentrl.tiny import tiny_model_dir
+
+    assert tiny_model_dir(load_config(["env=webshop"])) == tiny_model_dir(load_config(["env=webshop_warmup"]))
+    code = load_config(["env=code"])
+    assert code.env.tiny_unlearnable
+    assert tiny_model_dir(code) == tiny_model_dir(load_config(["env=code", "model.tiny.allow_unlearnable=true"]))
+
+
+def test_training_the_tiny_model_on_an_env_it_cannot_learn_is_refused_at_once(tmp_path):
+    for env in ("code", "appworld"):
+        r = _cli(f"env={env}", f"trainer.output_dir={tmp_path}")
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert f"env={env} with the embedded tiny model" in r.stderr
+        assert "model.tiny.allow_unlearnable=true" in r.stderr and "measured: success 0.0" in r.stderr
+    assert not any(tmp_path.iterdir())  # nothing was built or written
+    assert load_config(["env=code", "model=Qwen/Qwen3-0.6B"]).env.tiny_unlearnable is None
+
+
+def test_a_bad_tiny_section_is_named(tmp_path):
+    import shutil
+
+    from agentrl.config import config_dir
+
+    root = tmp_path / "configs"
+    shutil.copytree(config_dir(), root)
+    (root / "env" / "odd.yaml").write_text("id: guess\n_tiny_:\n  recipee: guess\n")
+    with pytest.raises(ConfigError, match=r"unknown _tiny_ key\(s\) \['recipee'\]; accepted: recipe"):
+        load_config(["env=odd"], root=root)
+    (root / "env" / "odd.yaml").write_text("id: guess\n_tiny_: guess\n")
+    with pytest.raises(ConfigError, match="_tiny_ must be a mapping"):
+        load_config(["env=odd"], root=root)
+
+
 def test_registered_env_without_yaml_is_accepted():
     import agentrl
 

@@ -11,6 +11,14 @@ A group option may also set values outside its own section under a top-level ``_
 ``@package _global_``): ``configs/model/tiny.yaml`` raises ``algo.lr`` because a tiny model needs a larger
 learning rate. These apply after every group is selected and before command-line values.
 
+An env option may say what the embedded tiny model (``model.path=tiny``) can do with it, under ``_tiny_``:
+
+* ``recipe: <env option>``: with the tiny model, that option is used instead (``env=webshop`` runs the
+  ``webshop_warmup`` recipe, the simplified pages and warm start the tiny model learns from); the run says so
+  at the start (``env.notice``);
+* ``unlearnable: <why>``: the tiny model cannot learn this env at all; the trainer refuses to start with it
+  (``env.tiny_unlearnable``) unless ``model.tiny.allow_unlearnable=true``.
+
 OmegaConf does the merging and value parsing; pydantic (:mod:`agentrl.config.schema`) the validation. Errors
 are :class:`ConfigError` with the dotted key, the bad value, what is accepted, and a close match.
 """
@@ -81,6 +89,38 @@ def _select_group(group: str, name: str, root: Path) -> dict[str, Any]:
 def compose(overrides: list[str] | None = None, root: Path | None = None) -> dict[str, Any]:
     """The merged (unvalidated) config dict for ``overrides``."""
     root = root or config_dir()
+    merged, tiny = _compose(overrides, root)
+    if merged.get("model", {}).get("path") != "tiny" or not tiny:
+        return merged
+    unknown = sorted(set(tiny) - {"recipe", "unlearnable"})
+    if unknown:
+        raise ConfigError(f"env option {merged['env'].get('id')!r}: unknown _tiny_ key(s) {unknown}; "
+                          "accepted: recipe, unlearnable")
+    if tiny.get("recipe"):
+        asked = next(v for k, v in _choices(overrides, root) if k == "env")
+        recipe = str(tiny["recipe"])
+        merged, _ = _compose([*(overrides or []), f"env={recipe}"], root)
+        merged["env"]["notice"] = (f"env={asked} with the embedded tiny model runs its tiny recipe env={recipe} "
+                                   f"(configs/env/{recipe}.yaml); a pretrained model (model=<path or hub id>) "
+                                   f"gets env={asked} as configured")
+    if tiny.get("unlearnable"):
+        merged["env"]["tiny_unlearnable"] = " ".join(str(tiny["unlearnable"]).split())
+    return merged
+
+
+def _choices(overrides: list[str] | None, root: Path) -> list[tuple[str, str]]:
+    """(group, option) pairs in force: config.yaml's defaults, then ``group=option`` overrides."""
+    choices = dict(_load_yaml(root / "config.yaml").get("defaults", {}) or {})
+    for item in overrides or []:
+        key, _, value = item.partition("=")
+        key = key.strip().lstrip("+")
+        if key in GROUPS and value and not value.lstrip().startswith(("{", "[")):
+            choices[key] = value.strip()
+    return list(choices.items())
+
+
+def _compose(overrides: list[str] | None, root: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The merged dict for ``overrides`` and the env option's ``_tiny_`` mapping (None without one)."""
     base = _load_yaml(root / "config.yaml")
     choices = dict(base.pop("defaults", {}) or {})
     sets: list[str] = []
@@ -95,9 +135,15 @@ def compose(overrides: list[str] | None = None, root: Path | None = None) -> dic
             sets.append(f"{key}={value}")
     merged = OmegaConf.create(base)
     globals_: list[tuple[str, dict[str, Any]]] = []
+    tiny: dict[str, Any] | None = None
     for group in GROUPS:
         if choices.get(group):
             option = _select_group(group, str(choices[group]), root)
+            if group == "env" and "_tiny_" in option:
+                tiny = option.pop("_tiny_")
+                if not isinstance(tiny, dict):
+                    raise ConfigError(f"configs/env/{choices[group]}.yaml: _tiny_ must be a mapping "
+                                      "(recipe: <env option> or unlearnable: <why>)")
             extra = option.pop("_global_", None)
             if extra is not None:
                 if not isinstance(extra, dict):
@@ -113,7 +159,7 @@ def compose(overrides: list[str] | None = None, root: Path | None = None) -> dic
         except Exception as e:  # noqa: BLE001 - OmegaConf raises several grammar errors
             raise ConfigError(f"could not parse overrides {sets}: {e}") from e
         merged = OmegaConf.merge(merged, dotlist)
-    return OmegaConf.to_container(merged, resolve=True)  # type: ignore[return-value]
+    return OmegaConf.to_container(merged, resolve=True), tiny  # type: ignore[return-value]
 
 
 def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:

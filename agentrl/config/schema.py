@@ -26,6 +26,10 @@ class EnvConfig(Section):
     policy_kwargs: dict[str, Any] = Field(default_factory=dict)
     train_split: str = "train"
     eval_split: str = "test"
+    notice: str | None = Field(None, description="printed at the start of a run (set by an env's _tiny_ recipe)")
+    tiny_unlearnable: str | None = Field(
+        None, description="why the embedded tiny model cannot learn this env (set by the env's _tiny_ key); "
+        "the trainer refuses to start with it unless model.tiny.allow_unlearnable=true")
 
 
 class TinyModelConfig(Section):
@@ -68,6 +72,8 @@ class TinyModelConfig(Section):
                                                  "tiny model's stand-in for pre-training: it learns to copy "
                                                  "from its context); ~600 on the default shape")
     copy_lr: float = Field(1e-3, gt=0)
+    allow_unlearnable: bool = Field(False, description="train the tiny model on an env it cannot learn (its "
+                                    "reward stays 0; e.g. to check the pipeline)")
     seed: int | None = Field(None, description="seed of the warm start (default: the run's seed); fix it to "
                                                "train several RL seeds from one warm start")
 
