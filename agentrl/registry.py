@@ -58,7 +58,7 @@ _BUILTINS: dict[str, str] = {
     "webshop": "envs.webshop:WebShopEnv",
     "appworld": "envs.appworld:AppWorldEnv",
     "code": "envs.code:CodeEnv",
-    "remote": "agentrl.envs.remote:RemoteEnv",
+    "remote": "agentrl.env_server.remote:RemoteEnv",
 }
 
 

@@ -18,9 +18,9 @@ HELP = {
                      "example", "python -m agentrl.eval env="],
     "agentrl.serve": ["usage: python -m agentrl.serve", "model=", "host=", "port=", "max_batch_size=", "dtype=",
                       "device=", "example", "python -m agentrl.serve model="],
-    "agentrl.envs.serve": ["usage: python -m agentrl.envs.serve", "env=", "host=", "port=", "workers=",
+    "agentrl.env_server.serve": ["usage: python -m agentrl.env_server.serve", "env=", "host=", "port=", "workers=",
                            "max_sessions=", "idle_timeout_s=", "kwargs=", "example:",
-                           "python -m agentrl.envs.serve env="],
+                           "python -m agentrl.env_server.serve env="],
 }
 
 
@@ -42,7 +42,7 @@ def test_eval_help_mentions_every_shorthand():
         assert f"{key}=" in USAGE and dotted in USAGE
 
 
-@pytest.mark.parametrize("main_path", ["agentrl.serve", "agentrl.envs.serve"])
+@pytest.mark.parametrize("main_path", ["agentrl.serve", "agentrl.env_server.serve"])
 def test_server_help_returns_before_loading_anything(main_path, capsys, monkeypatch):
     """``main(["--help"])`` exits 0 without touching a model or an env (their builders would raise here)."""
     import importlib
@@ -61,7 +61,7 @@ def test_server_help_returns_before_loading_anything(main_path, capsys, monkeypa
     assert f"python -m {main_path}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module, bad", [("agentrl.serve", "modle=tiny"), ("agentrl.envs.serve", "evn=guess")])
+@pytest.mark.parametrize("module, bad", [("agentrl.serve", "modle=tiny"), ("agentrl.env_server.serve", "evn=guess")])
 def test_server_bad_argument_is_one_line_naming_it(module, bad):
     r = subprocess.run([sys.executable, "-m", module, bad], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode != 0 and bad in r.stderr and "--help" in r.stderr

@@ -1,4 +1,4 @@
-"""``agentrl.envs.serve`` + ``agentrl.make("remote")``: 200 concurrent sessions identical to local envs,
+"""``agentrl.env_server.serve`` + ``agentrl.make("remote")``: 200 concurrent sessions identical to local envs,
 malformed requests, crashed sessions, idle expiry, and the engine on a remote env."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import agentrl
 import policies
 from agentrl import ChatFormat
 from agentrl.config.schema import RolloutConfig
-from agentrl.envs.remote import RemoteEnv, RemoteEnvError
-from agentrl.envs.serve import start_env_server
+from agentrl.env_server.remote import RemoteEnv, RemoteEnvError
+from agentrl.env_server.serve import start_env_server
 from agentrl.env import rng_for
 from envs.guess import GuessNumberEnv
 

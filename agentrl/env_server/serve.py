@@ -1,13 +1,13 @@
 """Serve a registered environment over HTTP (aiohttp), so env workers can run apart from the GPUs.
 
-``python -m agentrl.envs.serve env=webshop [host=127.0.0.1] [port=8100] [workers=32] [max_sessions=1024]
+``python -m agentrl.env_server.serve env=webshop [host=127.0.0.1] [port=8100] [workers=32] [max_sessions=1024]
 [idle_timeout_s=600] [kwargs='{"json": "object"}'] [token=SECRET] [max_connections=1024] [header_timeout_s=10]
 [body_timeout_s=30]``
 
 Each session is one env instance; its calls run one at a time in a thread pool, so a slow env does not block
 the server. Malformed requests get 400 with the reason; an env exception answers 500 for that call and marks
 only that session crashed (409 afterwards); sessions idle longer than ``idle_timeout_s`` are closed.
-The wire format is documented in :mod:`agentrl.envs.protocol`.
+The wire format is documented in :mod:`agentrl.env_server.protocol`.
 
 Trust: the env id, its constructor kwargs and so its sandbox limits and task files are fixed by whoever starts
 the server; a client chooses only the task (``options.task_id``, ``options.split``) and the ``seed`` at reset.
@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp import web
 
 import agentrl
-from agentrl.envs.protocol import dumps
+from agentrl.env_server.protocol import dumps
 from agentrl.net import require_token_off_loopback, resolve_token, serve_guarded, token_middleware
 
 #: Environment variable holding the env server's shared secret.
@@ -297,7 +297,7 @@ async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0, 
     return runner, url, server
 
 
-USAGE = """usage: python -m agentrl.envs.serve env=ID [host=127.0.0.1] [port=8100] [workers=32] [max_sessions=1024]
+USAGE = """usage: python -m agentrl.env_server.serve env=ID [host=127.0.0.1] [port=8100] [workers=32] [max_sessions=1024]
                                     [idle_timeout_s=600] [kwargs='{"key": "value"}']
 
 Serve a registered env over HTTP; connect with agentrl.make("remote", url=..., env_id=...).
@@ -314,12 +314,12 @@ Serve a registered env over HTTP; connect with agentrl.make("remote", url=..., e
   -h, --help       show this help
 
 example:
-  python -m agentrl.envs.serve env=webshop port=8100 kwargs='{"results_per_page": 5}'
+  python -m agentrl.env_server.serve env=webshop port=8100 kwargs='{"results_per_page": 5}'
 """
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``python -m agentrl.envs.serve``."""
+    """Entry point of ``python -m agentrl.env_server.serve``."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(USAGE, end="")
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
         args[k] = v
     if "env" not in args:
-        raise SystemExit(f"usage: python -m agentrl.envs.serve env=ID [port=8100] ...; envs: {agentrl.list_envs()}")
+        raise SystemExit(f"usage: python -m agentrl.env_server.serve env=ID [port=8100] ...; envs: {agentrl.list_envs()}")
     try:
         kwargs = json.loads(args.get("kwargs", "{}"))
     except json.JSONDecodeError as e:

@@ -1,4 +1,4 @@
-"""``remote``: an env served by ``python -m agentrl.envs.serve``, used like a local one.
+"""``remote``: an env served by ``python -m agentrl.env_server.serve``, used like a local one.
 
 ``agentrl.make("remote", url="http://host:8100", env_id="webshop")`` opens a session on the server and
 forwards ``reset``/``step``/``task_ids``/``oracle_action``/``close``. Calls are synchronous (the rollout

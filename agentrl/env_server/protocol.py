@@ -1,4 +1,4 @@
-"""The JSON wire format shared by the env server and :class:`~agentrl.envs.remote.RemoteEnv`.
+"""The JSON wire format shared by the env server and :class:`~agentrl.env_server.remote.RemoteEnv`.
 
 ``POST /sessions`` ``{"env_id"?, "kwargs"?}`` -> ``{"session_id", "env_id"}``;
 ``POST /sessions/{id}/reset`` ``{"seed"?, "options"?}`` -> ``{"observation", "info"}``;
