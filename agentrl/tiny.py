@@ -163,17 +163,22 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
     return out
 
 
+def copy_phase_path(cfg: Config, vocab: range) -> Path:
+    """Where the copy phase's result for ``cfg`` is cached: a hash of the vocabulary, shape, seed and copy keys."""
+    shape = {k: v for k, v in cfg.model.tiny.model_dump(mode="json").items()
+             if not k.startswith("sft_") and k not in ("seed", "allow_unlearnable")}
+    key = json.dumps({"v": TINY_VERSION, "vocab": [vocab.start, vocab.stop], "shape": shape,
+                      "seed": warm_start_seed(cfg)}, sort_keys=True)
+    return (Path(cfg.model.cache_dir).expanduser() / "tiny" / "copy-phase"
+            / f"{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt")
+
+
 def _copy_phase(cfg: Config, model: Any, vocab: range, *, log=print) -> None:
     """Run :func:`copy_pretrain` on ``model``, or load its result from the cache: the copy phase depends only
     on the vocabulary's size, the model's shape, the seed and the copy settings (not on the env's text), so a
     rebuild that changes only the warm start's demonstrations skips it (~6 min on 2 CPU cores)."""
     t, seed = cfg.model.tiny, warm_start_seed(cfg)
-    shape = {k: v for k, v in t.model_dump(mode="json").items() if not k.startswith("sft_") and k != "seed"}
-    key = json.dumps({"v": TINY_VERSION, "vocab": [vocab.start, vocab.stop], "shape": shape,
-                      "seed": warm_start_seed(cfg)},
-                     sort_keys=True)
-    path = (Path(cfg.model.cache_dir).expanduser() / "tiny" / "copy-phase"
-            / f"{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt")
+    path = copy_phase_path(cfg, vocab)
     if path.exists():
         log(f"  copy phase: cached ({path})")
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -57,7 +57,11 @@ def test_the_tiny_recipe_does_not_change_the_warm_start_cache_key():
     assert tiny_model_dir(load_config(["env=webshop"])) == tiny_model_dir(load_config(["env=webshop_warmup"]))
     code = load_config(["env=code"])
     assert code.env.tiny_unlearnable
-    assert tiny_model_dir(code) == tiny_model_dir(load_config(["env=code", "model.tiny.allow_unlearnable=true"]))
+    allowed = load_config(["env=code", "model.tiny.allow_unlearnable=true"])
+    assert tiny_model_dir(code) == tiny_model_dir(allowed)
+    from agentrl.tiny import copy_phase_path
+
+    assert copy_phase_path(code, range(12, 1718)) == copy_phase_path(allowed, range(12, 1718))
 
 
 def test_training_the_tiny_model_on_an_env_it_cannot_learn_is_refused_at_once(tmp_path):
