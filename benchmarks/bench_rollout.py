@@ -20,7 +20,11 @@ Two workloads, [1] and [2] measured on each:
 
 A random model almost never emits a stop token, so replies would all run to max_new_tokens. To get the
 variable reply lengths of a real model, a forward hook adds a constant to the stop token's logit (mean reply
-~1/p tokens). Both sides of every comparison use the same hooked model.
+~1/p tokens). Both sides of every comparison use the same hooked model. The heavy workload's replies are
+longer (at most 128 tokens, a lower stop bias: agent replies are programs and API calls), so that a turn's
+generation outweighs its env step as in real agent rollouts; with ~20-token replies an env step costs about
+as much as a whole reply, and no schedule hides what lies on one trajectory's own path (its env steps and its
+generation alternate). [2] prints the largest env time and generation chain of one trajectory.
 
     python benchmarks/bench_rollout.py [--trajectories 64] [--heavy-trajectories 128] [--workloads fixed,heavy]
 """
@@ -56,6 +60,10 @@ class SlowEnv(AgentEnv):
         self._len = 4
 
     def step_latency(self, action: str) -> float:
+        return self.latency_for(self.task_id, self.turn, action)
+
+    def latency_for(self, task_id: str, turn: int, action: str) -> float:
+        """How long step ``turn`` (1-based) of ``task_id`` with ``action`` takes."""
         return self.latency
 
     def task_ids(self, split="train"):
@@ -86,13 +94,12 @@ class HeavyTailEnv(SlowEnv):
         self.sigma, self.cap, self.turn_range = sigma, cap, (min_turns, max_turns)
 
     def _reset_task(self, task_id):
-        self._task = task_id
         lo, hi = self.turn_range
         self._len = int(rng_for("heavy-len", task_id).integers(lo, hi + 1))
         return f"Task {task_id}: reach the end in {self._len} steps. Reply with any action.", {}
 
-    def step_latency(self, action: str) -> float:
-        rng = rng_for("heavy-step", self._task, self.turn, action)
+    def latency_for(self, task_id: str, turn: int, action: str) -> float:
+        rng = rng_for("heavy-step", task_id, turn, action)
         return min(self.cap, float(rng.lognormal(np.log(self.latency), self.sigma)))
 
 
@@ -103,11 +110,13 @@ def build(vocab_hint: int = 1024, stop_bias: float = 0.0, hidden: int = 128, lay
     model = tiny_qwen3(len(tok), hidden_size=hidden, num_layers=layers, num_heads=4, num_kv_heads=2,
                        intermediate_size=3 * hidden, seed=0)
     stop = fmt.stop_token_ids[0]
-    if stop_bias:
-        def hook(_m, _i, out):
-            out[..., stop] += stop_bias
-            return out
-        model.lm_head.register_forward_hook(hook)
+    model.stop_bias = stop_bias  # read by the hook at every forward: a workload may set its own
+
+    def hook(_m, _i, out):
+        if model.stop_bias:
+            out[..., stop] += model.stop_bias
+        return out
+    model.lm_head.register_forward_hook(hook)
     return tok, fmt, model, stop
 
 
@@ -149,24 +158,38 @@ async def turn_batched(backend, fmt, policy, cfg, task_ids, group, seed, make_en
 
 # ---------------------------------------------------------------------- 2. generation-only replay
 class Recorder:
+    """Records every request (for the replay) and each session's time spent waiting on generation."""
+
     def __init__(self, inner):
-        self.inner, self.calls = inner, {}
+        self.inner, self.calls, self.gen_s = inner, {}, {}
 
     async def generate(self, ids, sp, *, session_id=None):
+        t0 = time.perf_counter()
         g = await self.inner.generate(ids, sp, session_id=session_id)
+        self.gen_s[session_id] = self.gen_s.get(session_id, 0.0) + time.perf_counter() - t0
         self.calls.setdefault(session_id, []).append((list(ids), sp.replace(max_new_tokens=max(1, len(g.ids))),
                                                       len(g.ids)))
         return g
 
 
 async def replay(backend, calls):
-    """Every trajectory's turns in order (a turn needs the previous one), all trajectories concurrently."""
+    """Every trajectory's turns in order (a turn needs the previous one), all trajectories concurrently.
+    Returns the tokens generated and each session's chain time (its first request to its last reply)."""
+    chains: dict[str, float] = {}
+
     async def one(session, seq):
-        n = 0
+        n, t0 = 0, time.perf_counter()
         for ids, sp, _ in seq:
             n += len((await backend.generate(ids, sp, session_id="replay/" + session)).ids)
+        chains[session] = time.perf_counter() - t0
         return n
-    return sum(await asyncio.gather(*(one(k, s) for k, s in calls.items())))
+    return sum(await asyncio.gather(*(one(k, s) for k, s in calls.items()))), chains
+
+
+def env_seconds(env, traj) -> float:
+    """The env time of ``traj``'s steps (the latencies are a function of task, turn and action)."""
+    return sum(env.latency_for(traj.task_id, k + 1, t.action) for k, t in enumerate(traj.turns)
+               if t.action is not None)
 
 
 # ---------------------------------------------------------------------- 3. HF generate on padded batches
@@ -199,17 +222,19 @@ def _steps(backend, before):
     return f"{d} decode steps ({g / max(d, 1):.1f} rows/step), {p} prefill forwards"
 
 
-async def compare(name, model, fmt, policy, a, make_env, n_traj, turns):
+async def compare(name, model, fmt, policy, a, make_env, n_traj, turns, max_new, stop_bias):
     """[1] and [2] on one workload: the engine (recorded), the turn-batched loop, the generation-only replay.
     Returns (trajectories/s ratio, latency-hiding ratio)."""
     ntask = max(1, n_traj // a.group)
     tasks = [f"t{i}" for i in range(ntask)]
     n_traj = ntask * a.group
-    cfg = RolloutConfig(max_new_tokens=a.max_new_tokens, max_context_tokens=4096, max_concurrent_requests=256,
+    model.stop_bias = stop_bias
+    cfg = RolloutConfig(max_new_tokens=max_new, max_context_tokens=4096, max_concurrent_requests=256,
                         env_workers=max(8, n_traj), temperature=1.0, max_batch_size=n_traj)
     backend = LocalBackend(model, max_batch_size=n_traj)
     await backend.generate([1, 2, 3], SamplingParams(max_new_tokens=4))  # warm up
-    print(f"\n=== workload {name}: {n_traj} trajectories, {turns}, <= {a.max_new_tokens} new tokens/turn")
+    print(f"\n=== workload {name}: {n_traj} trajectories, {turns}, <= {max_new} new tokens/turn "
+          f"(stop bias {stop_bias})")
     rec = Recorder(backend)
     s0 = _snap(backend)
     engine = RolloutEngine(rec, fmt, make_env, policy, cfg)
@@ -235,12 +260,21 @@ async def compare(name, model, fmt, policy, a, make_env, n_traj, turns):
     print(f"    ratio: {r1:.2f}x trajectories/s   (aim >= 2x)")
     s0 = _snap(backend)
     t0 = time.perf_counter()
-    n_replayed = await replay(backend, rec.calls)
+    n_replayed, chains = await replay(backend, rec.calls)
     t_gen = time.perf_counter() - t0
     r2 = t_async / t_gen
+    probe = make_env()
+    env_max = max(env_seconds(probe, t) for g in groups for t in g)
+    chain_max = max(chains.values())
+    own, g_own, e_own = max((rec.gen_s.get(t.info["session"], 0.0) + env_seconds(probe, t),
+                             rec.gen_s.get(t.info["session"], 0.0), env_seconds(probe, t)) for g in groups for t in g)
     print("[2] latency hiding: async wall time vs generation-only replay of the same requests")
     print(f"    async wall {t_async:.2f}s, generation only {t_gen:.2f}s ({n_replayed} tokens, "
-          f"{sum(len(v) for v in rec.calls.values())} requests, {_steps(backend, s0)})")
+          f"{sum(len(v) for v in rec.calls.values())} requests, {_steps(backend, s0)})\n"
+          f"    one trajectory's env steps take up to {env_max:.2f}s, its generation chain up to {chain_max:.2f}s "
+          f"in the replay\n    longest own path in the async run: {own:.2f}s = generation {g_own:.2f}s + "
+          f"env {e_own:.2f}s "
+          f"({t_async - own:.2f}s of the async wall is neither)")
     print(f"    ratio: {r2:.2f}x   (aim <= {'1.10' if name == 'heavy' else '1.15'}x)")
     await backend.close()
     return r1, r2
@@ -250,6 +284,8 @@ async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trajectories", type=int, default=64, help="trajectories of the fixed-latency workload")
     ap.add_argument("--heavy-trajectories", type=int, default=128, help="trajectories of the heavy-tailed one")
+    ap.add_argument("--heavy-max-new-tokens", type=int, default=128)
+    ap.add_argument("--heavy-stop-bias", type=float, default=1.5)
     ap.add_argument("--workloads", default="fixed,heavy")
     ap.add_argument("--group", type=int, default=4)
     ap.add_argument("--env-latency", type=float, default=0.05, help="fixed: every step; heavy: the median")
@@ -266,7 +302,7 @@ async def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.quick:
-        a.trajectories, a.heavy_trajectories, a.gen_requests = 16, 32, 32
+        a.trajectories, a.heavy_trajectories, a.gen_requests = 16, 16, 32
     torch.manual_seed(0)
     tok, fmt, model, stop = build(stop_bias=a.stop_bias, hidden=a.hidden, layers=a.layers)
     policy = Policy()
@@ -276,15 +312,18 @@ async def main():
     for w in a.workloads.split(","):
         if w == "fixed":
             results[w] = await compare(w, model, fmt, policy, a, lambda: SlowEnv(a.env_latency), a.trajectories,
-                                       f"env step {a.env_latency * 1000:.0f} ms, 4-8 turns")
+                                       f"env step {a.env_latency * 1000:.0f} ms, 4-8 turns", a.max_new_tokens,
+                                       a.stop_bias)
         elif w == "heavy":
             p99 = a.env_latency * float(np.exp(2.326 * a.sigma))
             results[w] = await compare(w, model, fmt, policy, a, lambda: HeavyTailEnv(a.env_latency, a.sigma),
                                        a.heavy_trajectories, f"env step log-normal median "
-                                       f"{a.env_latency * 1000:.0f} ms p99 {p99:.1f} s (cap 8 s), 2-16 turns")
+                                       f"{a.env_latency * 1000:.0f} ms p99 {p99:.1f} s (cap 8 s), 2-16 turns",
+                                       a.heavy_max_new_tokens, a.heavy_stop_bias)
         else:
             raise SystemExit(f"unknown workload {w!r}; accepted: fixed, heavy")
 
+    model.stop_bias = a.stop_bias
     # 3: local backend vs HF generate on padded batches of the same requests
     g = torch.Generator().manual_seed(1)
     prompts = [torch.randint(10, len(tok), (int(torch.randint(16, 160, (1,), generator=g)),),
