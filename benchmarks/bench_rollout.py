@@ -5,10 +5,10 @@ Two workloads, [1] and [2] measured on each:
 * ``fixed``: every env step takes 50 ms, episodes last 4-8 turns — the case where a turn-batched loop loses
   least (its only loss is one 50 ms wait per turn).
 * ``heavy``: the latency shape of real agent envs — env steps drawn from a log-normal with median 50 ms and
-  p99 2 s (sigma 1.59, truncated at 8 s), fitted to the measured step times of the code env (sandboxed test
-  runs; its tail is programs hitting their time limit) and the AppWorld env: see ``env_step_times.py``
-  (code env median 114 ms, p99 12 s; AppWorld median 6 ms, p99 130 ms) — and uneven episodes (2-16 turns).
-  Each step's latency is a function of (task, turn, action), so both loops wait the same for the same step.
+  p99 2 s (sigma 1.59, truncated at 8 s), after the measured step times of the code env (sandboxed test runs;
+  its tail is programs hitting their time limit) and the AppWorld env, see ``env_step_times.py`` (code env
+  median 259 ms, p99 44 s; AppWorld median 3 ms, p99 153 ms; pooled median 54 ms) — and uneven episodes
+  (2-16 turns). A step's latency is a function of (task, turn, action): both loops wait alike for a step.
 
 1. Async engine vs a synchronous turn-batched loop (generate for every live trajectory, then step every env
    in parallel — how verl-agent batches turns) on the same LocalBackend and model.
@@ -24,7 +24,8 @@ variable reply lengths of a real model, a forward hook adds a constant to the st
 longer (at most 128 tokens, a lower stop bias: agent replies are programs and API calls), so that a turn's
 generation outweighs its env step as in real agent rollouts; with ~20-token replies an env step costs about
 as much as a whole reply, and no schedule hides what lies on one trajectory's own path (its env steps and its
-generation alternate). [2] prints the largest env time and generation chain of one trajectory.
+generation alternate). [2] prints the longest such path in the async run, split into the time the
+trajectory waited on generation and on its env: the async wall is that path.
 
     python benchmarks/bench_rollout.py [--trajectories 64] [--heavy-trajectories 128] [--workloads fixed,heavy]
 """
