@@ -1,7 +1,9 @@
 """Sandbox overhead: a trivial program in the sandbox vs. a bare ``python -c`` subprocess, measured side by side,
 in every isolation mode that works here (bwrap, unshare).
 
-Prints, per mode, the time per execution of each (interleaved rounds, median) and their ratio; then, in the
+Prints, per mode, the time per execution of each (interleaved rounds, median) and their ratio — also against a
+bare ``python -E -s -S -c`` (the interpreter flags the sandbox itself starts with: no ``site``, so no ``.pth``
+start-up hooks), which isolates what the containment costs; then, in the
 default mode, executions per second with 1 and 2 worker threads and the cost of one code-env evaluation (a
 bundled task's reference solution on all its tests in one sandbox run).
 
@@ -23,14 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agentrl import sandbox  # noqa: E402
 from agentrl.sandbox import Limits, run_python  # noqa: E402
+from agentrl.sandbox.launch import PYFLAGS  # noqa: E402
 
 PROGRAM = "print(sum(range(100)))"
 LIMITS = Limits(cpu_s=5, wall_s=10)
 
 
-def bare() -> float:
+def bare(*flags: str) -> float:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, check=True)
+    r = subprocess.run([sys.executable, *flags, "-c", PROGRAM], capture_output=True, text=True, check=True)
     assert r.stdout == "4950\n"
     return time.perf_counter() - t0
 
@@ -55,16 +58,19 @@ def ratio(mode: str, n: int) -> None:
     try:
         for _ in range(3):  # warm caches
             bare(), boxed()
-        b, s = [], []
-        for _ in range(n):  # interleaved so that load changes hit both alike
+        b, s, f = [], [], []
+        for _ in range(n):  # interleaved so that load changes hit all alike
             b.append(bare())
             s.append(boxed())
+            f.append(bare(*PYFLAGS))
     finally:
         os.environ.pop(sandbox.FORCE_ENV, None)
         sandbox._reset_isolation_cache()
-    mb, ms = statistics.median(b), statistics.median(s)
+    mb, ms, mf = statistics.median(b), statistics.median(s), statistics.median(f)
     print(f"[{mode:7s}] bare `python -c` : {mb * 1000:7.1f} ms / run   sandboxed: {ms * 1000:7.1f} ms / run "
-          f"(medians of {n})   ratio sandbox/bare: {ms / mb:5.2f}x")
+          f"(medians of {n})   ratio sandbox/bare: {ms / mb:5.2f}x   (aim <= 1.5x)\n"
+          f"          bare `python {' '.join(PYFLAGS)} -c`: {mf * 1000:7.1f} ms / run   "
+          f"ratio sandbox/bare-same-flags: {ms / mf:5.2f}x   (containment alone: +{(ms - mf) * 1000:.1f} ms)")
 
 
 def main() -> None:

@@ -161,3 +161,25 @@ async def test_session_prefix_is_reused_and_exact(model):
     assert backend.stats.reused_prefix_tokens == len(p) + len(first.ids) - 1  # a different prefix: no reuse
     assert len(other.ids) == 3
     await backend.close()
+
+
+async def test_arrival_takes_a_finished_rows_place_with_the_ids_it_gets_alone(model):
+    """A request admitted into the row a finished request left (no cache copy) gets the ids and exact
+    log-probs it gets alone, and the rows decoding beside it are unchanged."""
+    backend = LocalBackend(model, max_batch_size=8, admit_wait_steps=1)
+    ps = prompts(7)
+    long_sps = [SamplingParams(temperature=1.0, max_new_tokens=40, seed=10 + i) for i in range(5)]
+    longs = [asyncio.ensure_future(backend.generate(p, s)) for p, s in zip(ps[:5], long_sps)]
+    short = asyncio.ensure_future(backend.generate(ps[5][:20], SamplingParams(max_new_tokens=2, seed=3)))
+    await short  # its row is a hole now: one of six rows is not enough to compact the batch
+    assert not any(f.done() for f in longs)
+    late_sp = SamplingParams(temperature=1.0, max_new_tokens=6, seed=4)
+    late = await backend.generate(ps[6][:8], late_sp)
+    assert backend.stats.hole_admissions >= 1
+    together = await asyncio.gather(*longs)
+    assert late.ids == (await backend.generate(ps[6][:8], late_sp)).ids
+    ref = recompute_logprobs(model, ps[6][:8], late.ids)
+    assert max(abs(a - b) for a, b in zip(ref, late.logprobs)) < 1e-4
+    for p, s, g in zip(ps[:5], long_sps, together):
+        assert (await backend.generate(p, s)).ids == g.ids
+    await backend.close()

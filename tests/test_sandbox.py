@@ -236,3 +236,28 @@ def test_no_contained_mode_fails_closed(monkeypatch):
         assert r.stdout == "ran\n" and r.isolation == "none"
     finally:
         sb._reset_isolation_cache()
+
+
+def test_site_dirs_keep_path_lines_and_skip_pth_code(tmp_path, monkeypatch):
+    """The sandbox's python runs no .pth code: only the site dirs and the plain path lines of .pth files that
+    lie inside what the sandbox shows (and outside its masks) reach its sys.path."""
+    from agentrl.sandbox import sitepath
+
+    shown, hidden = tmp_path / "prefix", tmp_path / "elsewhere"
+    sp = shown / "site-packages"
+    for d in (sp, shown / "extra", shown / "masked", hidden):
+        d.mkdir(parents=True)
+    (sp / "a.pth").write_text(f"# comment\n../extra\nimport os; os.environ['PTH_RAN'] = '1'\n{hidden}\n")
+    (sp / "b.pth").write_text(f"{shown / 'masked'}\n{shown / 'missing'}\n")
+    monkeypatch.setattr(sitepath.site, "getsitepackages", lambda: [str(sp), str(shown / "nope")])
+    dirs = sitepath.site_dirs.__wrapped__((str(shown),), (str(shown / "masked"),))
+    assert dirs == (str(sp), str(shown / "extra"))
+
+
+def test_interpreter_basics_inside_in_each_mode(each_mode):
+    """Started with -S, sandboxed code still imports site-packages and has exit/quit/help; no .pth code ran."""
+    code = ("import sys, numpy\nassert callable(quit) and callable(help) and 'site-packages' in numpy.__file__\n"
+            "print(sorted(m for m in sys.modules if 'editable' in m or m == 'certifi'))\nexit(3)\n")
+    r = run_python(code, limits=Limits(cpu_s=5, wall_s=20))
+    assert r.returncode == 3 and r.isolation == each_mode, r.stderr
+    assert r.stdout == "[]\n"

@@ -2,7 +2,9 @@
 
 :data:`BOOT` (every mode): sets rlimits, drops to the slot uid when started as root, makes sure no
 capability is left (or exits 125), sets ``no_new_privs``, installs the seccomp filter, then executes the
-program as ``__main__`` (so tracebacks name main.py and its lines). Under bwrap as root it first remounts
+program as ``__main__`` (so tracebacks name main.py and its lines). The interpreter starts with ``-S``: the
+bootstrap appends the host-computed site dirs (:mod:`agentrl.sandbox.sitepath`) to ``sys.path`` and installs
+``exit``/``quit``/``help``, so no ``.pth`` code of the host runs inside. Under bwrap as root it first remounts
 the private tmpfs with an inode limit (bubblewrap sets only their size).
 
 :data:`STAGE` (``unshare`` mode only, run as root on the host): dies with its parent, enters new mount, pid,
@@ -17,7 +19,7 @@ SETUP_FAILED = 125
 
 BOOT = r"""
 import os, resource as R, sys, ctypes as _ct
-_a = sys.argv[1:10]
+_a = sys.argv[1:11]
 _lc = _ct.CDLL(None, use_errno=True)
 def _die(m):
     os.write(2, ('agentrl sandbox: ' + m + '\n').encode()); os._exit(125)
@@ -65,9 +67,13 @@ if _a[7] != '-':
     if _lc.prctl(22, 2, _ct.byref(_fp), 0, 0) != 0:
         _die('the seccomp filter could not be installed (' + os.strerror(_ct.get_errno()) + '); refusing to run')
 if _a[6] != '.': os.chdir(_a[6])
-_f = sys.argv[10]
-sys.argv = sys.argv[10:]
+_f = sys.argv[11]
+sys.argv = sys.argv[11:]
 sys.path[0] = os.path.dirname(os.path.abspath(_f))
+if _a[9] != '-': sys.path.extend(_a[9].split(os.pathsep))  # what site would add, without running .pth code
+import site as _s
+_s.setquit(); _s.setcopyright(); _s.sethelper()
+del _s
 del _lc, _ct, _st, _a
 import __main__ as _m, builtins as _b
 with open(_f, 'rb') as _h: _c = compile(_h.read(), _f, 'exec')
@@ -78,8 +84,8 @@ _run(_m.__dict__, _c, _f, _b)
 """
 
 STAGE = r"""
-import ctypes, json, os, shutil, sys
-S = json.loads(sys.argv[1])
+import ctypes, marshal, os, sys
+S = marshal.loads(bytes.fromhex(sys.argv[1]))
 lc = ctypes.CDLL(None, use_errno=True)
 def die(m):
     os.write(2, ('agentrl sandbox: ' + m + '\n').encode()); os._exit(125)
@@ -137,7 +143,11 @@ for dirpath, dirnames, filenames in os.walk(S['files']):
     out = wd if rel == '.' else os.path.join(wd, rel)
     os.makedirs(out, exist_ok=True)
     for n in filenames:
-        shutil.copyfile(os.path.join(dirpath, n), os.path.join(out, n))
+        with open(os.path.join(dirpath, n), 'rb') as fi, open(os.path.join(out, n), 'wb') as fo:
+            while True:
+                b = fi.read(1 << 20)
+                if not b: break
+                fo.write(b)
 if uid >= 0:
     for dirpath, dirnames, filenames in os.walk(wd):
         for n in dirnames + filenames:
@@ -152,8 +162,8 @@ if lc.umount2(b'.', 2) != 0: die('detaching the host root failed: ' + err())
 os.chdir('/')
 mnt(None, '/', None, REMOUNT | RDONLY | NOSUID | NODEV)
 # run BOOT in this interpreter (one interpreter start, not two): it sees the argv of ``python -c BOOT ...``
-sys.argv = ['-c'] + S['exec'][5:]
-_boot = S['exec'][4]
+sys.argv = ['-c'] + sys.argv[2:]
+_boot = S['boot']
 del S, P, lc, root, wd, uid, opts
 exec(compile(_boot, '<agentrl-boot>', 'exec'), globals())
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import marshal
 import os
 import shutil
 import signal
@@ -14,9 +15,11 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from agentrl.sandbox import seccomp
+from agentrl.sandbox.sitepath import site_dirs
 from agentrl.sandbox.boot import BOOT, SETUP_FAILED, STAGE
 from agentrl.sandbox.isolation import isolation
 from agentrl.sandbox.limits import Limits, SandboxError
@@ -34,6 +37,9 @@ _ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "gro
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 #: Packages of this project: masked (empty) inside the sandbox should they sit in the interpreter's prefix.
 _OWN_PACKAGES = ("agentrl", "envs", "policies")
+#: Interpreter flags of every sandboxed start: no PYTHON* variables, no user site, no ``site`` at start-up
+#: (the bootstrap puts the site dirs on ``sys.path`` itself, without running ``.pth`` code; see sitepath).
+PYFLAGS = ("-E", "-s", "-S")
 
 
 def python() -> str:
@@ -100,7 +106,16 @@ class _Root:
 
 
 def minimal_root() -> _Root:
-    """What the sandbox sees of the host: system dirs, a few /etc files, the interpreter's prefix."""
+    """What the sandbox sees of the host: system dirs, a few /etc files, the interpreter's prefix.
+
+    Built once per process (it only depends on the host's layout); each call returns a fresh copy.
+    """
+    r = _minimal_root()
+    return replace(r, dirs=list(r.dirs), ro=list(r.ro), symlinks=list(r.symlinks), masks=list(r.masks))
+
+
+@lru_cache(maxsize=1)
+def _minimal_root() -> _Root:
     r = _Root()
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -118,6 +133,18 @@ def minimal_root() -> _Root:
         r.ro.append(pre)
     r.masks = _masks(pres)
     return r
+
+
+def site_path(root: _Root) -> str:
+    """The bootstrap's site-dirs argument: the dirs ``site`` would add that ``root`` shows (``-`` for none)."""
+    dirs = site_dirs(tuple(root.ro), tuple(root.masks))
+    return os.pathsep.join(dirs) if dirs else "-"
+
+
+@lru_cache(maxsize=1)
+def _filter_hex() -> str:
+    filt = seccomp.filter_bytes()
+    return filt.hex() if filt else "-"
 
 
 def _bwrap_args(root: _Root) -> list[str]:
@@ -222,19 +249,21 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
     # RLIMIT_NPROC counts every process of the real uid: the slot uid has none besides this run; a shared
     # user uid gets its current count on top (an upper bound: newer kernels count per user namespace).
     nproc = limits.max_procs if uid >= 0 else _count_procs(os.getuid()) + limits.max_procs
-    filt = seccomp.filter_bytes() if iso != "none" else None
+    filt = _filter_hex() if iso != "none" else "-"
     boot_args = [str(cpu), str(limits.memory_mb * _MB), str(nproc), str(limits.file_size_mb * _MB),
-                 str(limits.open_files), str(uid), ".", filt.hex() if filt else "-"]
+                 str(limits.open_files), str(uid), ".", filt]
     inodes = max(1024, limits.disk_mb * 256)  # 16 k files per 64 MB tmpfs: a flood of empty files stops there
     remount = (f"size={limits.disk_mb * _MB},nr_inodes={inodes}|/tmp,/var/tmp,/dev/shm,{WORKDIR}"
                if iso == "bwrap" and os.geteuid() == 0 else "-")
     boot_args.append(remount)
+    root = minimal_root()
+    sp = site_path(root)
     extra = [str(a) for a in (args or [])]
     py = python()
     disk = str(limits.disk_mb * _MB)
     if iso == "bwrap":
         fds: list[int] = []
-        cmd = ["bwrap", *_bwrap_args(minimal_root()), "--dev", "/dev", "--proc", "/proc"]
+        cmd = ["bwrap", *_bwrap_args(root), "--dev", "/dev", "--proc", "/proc"]
         for d in ("/tmp", "/var/tmp", "/dev/shm"):
             cmd += ["--perms", "1777", "--size", disk, "--tmpfs", d]
         cmd += ["--perms", "0777", "--size", disk, "--tmpfs", WORKDIR]
@@ -252,7 +281,7 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
         cmd += ["--chdir", WORKDIR, "--clearenv"]
         for k, v in scrubbed_env(WORKDIR).items():
             cmd += ["--setenv", k, v]
-        cmd += ["--", py, "-E", "-s", "-c", BOOT, *boot_args, f"{WORKDIR}/{MAIN}", *extra]
+        cmd += ["--", py, *PYFLAGS, "-c", BOOT, *boot_args, sp, f"{WORKDIR}/{MAIN}", *extra]
         return Launch(cmd, None, None, tuple(fds), None, fds, iso, uid)
     # unshare / none: the files go to a fresh root-only host temp dir first
     tmp = tempfile.mkdtemp(prefix="agentrl-sbx-")
@@ -272,19 +301,20 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if iso == "none":
-        cmd = [py, "-E", "-s", "-c", BOOT, *boot_args[:6], tmp, "-", "-", os.path.join(tmp, MAIN), *extra]
+        host_sp = site_path(_Root(ro=["/"]))  # uncontained: everything is visible
+        cmd = [py, *PYFLAGS, "-c", BOOT, *boot_args[:6], tmp, "-", "-", host_sp, os.path.join(tmp, MAIN), *extra]
         return Launch(cmd, scrubbed_env(tmp, tmp), tmp, (), tmp, [], iso, uid)
     if iso != "unshare":
         raise SandboxError(f"unknown isolation mode {iso!r}")
     os.mkdir(os.path.join(tmp, "root"))
-    root = minimal_root()
     spec = {"ppid": os.getpid(), "root": os.path.join(tmp, "root"), "files": fdir, "workdir": WORKDIR,
             "disk": limits.disk_mb * _MB, "inodes": inodes, "uid": uid,
             "dirs": root.dirs, "ro": root.ro, "symlinks": root.symlinks, "masks": root.masks,
             "pivot_root_nr": _PIVOT_ROOT.get(os.uname().machine, -1),
-            "exec": [py, "-E", "-s", "-c", BOOT, *boot_args[:6], WORKDIR, boot_args[7], "-",
-                     f"{WORKDIR}/{MAIN}", *extra]}
-    cmd = [py, "-E", "-s", "-c", STAGE, json.dumps(spec)]
+            "boot": BOOT}
+    # the spec travels marshalled (no json import inside); BOOT's argv stays readable on the command line
+    cmd = [py, *PYFLAGS, "-c", STAGE, marshal.dumps(spec).hex(),
+           *boot_args[:6], WORKDIR, boot_args[7], "-", sp, f"{WORKDIR}/{MAIN}", *extra]
     return Launch(cmd, scrubbed_env(WORKDIR), tmp, (), tmp, [], iso, uid)
 
 

@@ -3,8 +3,11 @@
 One worker thread owns the model while it decodes. Requests join the running batch as soon as there is room
 (their prompts are prefilled together, left-padded, and their KV caches merged into the batch's) and leave it
 the step they finish, so a long generation never holds short ones back and finished rows cost nothing — the
-difference from ``model.generate`` on a padded batch. torch releases the GIL inside kernels, so the asyncio
-loop (env steps, HTTP) keeps running while the worker computes.
+difference from ``model.generate`` on a padded batch. A finished row leaves a hole rather than a copy of the
+whole KV cache: arrivals that fit take over holes in place, and the batch is compacted only once holes make
+up a quarter of its rows (copying the cache at every finish cost more than the decode steps themselves).
+torch releases the GIL inside kernels, so the asyncio loop (env steps, HTTP) keeps running while the worker
+computes.
 
 Sampling is done per row (temperature, top-p, top-k, stop tokens) with one random stream per request seeded
 from ``SamplingParams.seed``: a request's ids do not depend on which other requests share its batch (up to
@@ -64,6 +67,8 @@ class LocalStats:
     prefill_calls: int = 0
     busy_s: float = 0.0
     max_running: int = 0
+    hole_admissions: int = 0  # arrivals placed in place into the rows of finished requests
+    compactions: int = 0  # copies of the batch's cache that dropped finished rows
 
 
 class LocalBackend:
@@ -226,7 +231,7 @@ class LocalBackend:
 
     # ------------------------------------------------------------------ the worker
     def _run(self) -> None:
-        rows: list[_Request] = []
+        rows: list[_Request | None] = []  # None: a hole left by a finished row (see _retire)
         cache = mask = None
         try:
             while True:
@@ -236,8 +241,9 @@ class LocalBackend:
                     if self._closed:
                         break
                     new = []
-                    if self._admit_now(len(rows)):
-                        while self._pending and len(rows) + len(new) < self.max_batch_size:
+                    live = _live(rows)
+                    if self._admit_now(live):
+                        while self._pending and live + len(new) < self.max_batch_size:
                             r = self._pending.popleft()
                             if not r.cancelled:
                                 new.append(r)
@@ -250,27 +256,29 @@ class LocalBackend:
                         new, new_cache, new_mask, logits = self._prefill(new)
                         self._sample(new, logits)
                         self.stats.requests += len(new)
-                        cache, mask, rows = self._drop_finished(new, new_cache, new_mask,
-                                                                rows, cache, mask)
+                        new_cache, new_mask, new = self._drop_finished(new, new_cache, new_mask)
+                        cache, mask, rows = self._admit(new, new_cache, new_mask, rows, cache, mask)
                     if rows:  # one decode step for every running row (arrivals included)
                         logits, mask = self._decode(rows, cache, mask)
-                        self._sample(rows, logits)
-                        self.stats.max_running = max(self.stats.max_running, len(rows))
-                        cache, mask, rows = self._drop_finished(rows, cache, mask)
-                self._num_rows = len(rows)
+                        idx = [i for i, r in enumerate(rows) if r is not None]
+                        self._sample([rows[i] for i in idx], logits[idx] if len(idx) < len(rows) else logits)
+                        self.stats.max_running = max(self.stats.max_running, len(idx))
+                        cache, mask, rows = self._retire(rows, cache, mask)
+                self._num_rows = _live(rows)
                 self.stats.busy_s += time.perf_counter() - t0
         except BaseException as e:  # noqa: BLE001 - a worker crash must fail every waiter, not hang them
             log.exception("local backend worker crashed")
             err = BackendFatalError(f"local backend worker crashed: {type(e).__name__}: {e}")
             for r in rows:
-                r.callback(err)
+                if r is not None:
+                    r.callback(err)
             rows = []
             with self._cv:
                 self._closed = True
         finally:
             with self._cv:
                 pending, self._pending = list(self._pending), deque()
-            for r in rows + pending:
+            for r in [r for r in rows if r is not None] + pending:
                 r.callback(BackendFatalError("LocalBackend closed before the request finished"))
 
     def _admit_now(self, running: int) -> bool:
@@ -306,6 +314,32 @@ class LocalBackend:
                 return into_cache, into_mask, into
             into_cache, into_mask = _merge(into_cache, into_mask, cache, mask)
             return into_cache, into_mask, into + rows
+        return cache, mask, rows
+
+    def _retire(self, rows: list[_Request | None], cache: Any,
+                mask: Any) -> tuple[Any, Any, list[_Request | None]]:
+        """Answer finished/cancelled rows and leave holes in their place; compact once holes are a quarter of
+        the rows (a compaction copies the whole cache)."""
+        for i, r in enumerate(rows):
+            if r is not None and (r.finish is not None or r.cancelled):
+                if r.session_id is not None and not r.cancelled and self.prefix_cache_tokens > 0:
+                    self._store_prefix(r, cache, mask, i)
+                self._finish(r)
+                rows[i] = None
+        holes = len(rows) - _live(rows)
+        if holes and (holes == len(rows) or 4 * holes >= len(rows)):
+            keep = [i for i, r in enumerate(rows) if r is not None]
+            if not keep:
+                return None, None, []
+            cache, mask = _select(cache, mask, keep)
+            rows = [rows[i] for i in keep]
+            self.stats.compactions += 1
+        return cache, mask, rows
+
+    def _admit(self, new: list[_Request], new_cache: Any, new_mask: Any, rows: list[_Request | None],
+               cache: Any, mask: Any) -> tuple[Any, Any, list[_Request | None]]:
+        cache, mask, rows, in_holes = _place(new, new_cache, new_mask, rows, cache, mask)
+        self.stats.hole_admissions += len(new) if in_holes else 0
         return cache, mask, rows
 
     def _finish(self, r: _Request) -> None:
@@ -370,9 +404,9 @@ class LocalBackend:
         self.stats.reused_prefix_tokens += sum(before)
         return new, cache, mask, out.logits[:, -1].float()  # the model filled ``cache`` in place
 
-    def _decode(self, rows: list[_Request], cache: Any, mask: torch.Tensor):
+    def _decode(self, rows: list[_Request | None], cache: Any, mask: torch.Tensor):
         dev = mask.device
-        ids = torch.tensor([[r.out_ids[-1]] for r in rows], device=dev)
+        ids = torch.tensor([[r.out_ids[-1] if r is not None else 0] for r in rows], device=dev)  # holes: any id
         pos = mask.sum(-1, keepdim=True)  # each row's next position = its number of real tokens
         mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype, device=dev)], dim=1)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, **cache_kwargs(self.model, cache),
@@ -455,6 +489,35 @@ def _merge(cache_a: Any, mask_a: torch.Tensor, cache_b: Any, mask_b: torch.Tenso
                torch.cat([F.pad(la.values, (0, 0, t - ta, 0)), F.pad(lb.values, (0, 0, t - tb, 0))], dim=0))
     mask = torch.cat([F.pad(mask_a, (t - ta, 0)), F.pad(mask_b, (t - tb, 0))], dim=0)
     return cache_a, mask
+
+
+def _live(rows: list[Any]) -> int:
+    return sum(r is not None for r in rows)
+
+
+def _place(new: list[_Request], new_cache: Any, new_mask: Any, rows: list[_Request | None], cache: Any,
+           mask: Any) -> tuple[Any, Any, list[_Request | None], bool]:
+    """Put prefilled arrivals into the running batch: into holes in place (right-aligned, the rest of the row
+    masked) when they all fit in its columns, else by stacking the two batches. The flag: placed in holes."""
+    if not new:
+        return cache, mask, rows, False
+    if not rows:
+        return new_cache, new_mask, list(new), False
+    holes = [i for i, r in enumerate(rows) if r is None]
+    t, tn = mask.shape[1], new_mask.shape[1]
+    if len(holes) < len(new) or tn > t:
+        cache, mask = _merge(cache, mask, new_cache, new_mask)
+        return cache, mask, rows + list(new), False
+    dst = torch.tensor(holes[:len(new)], device=mask.device)
+    for la, lb in zip(_layers(cache), _layers(new_cache)):
+        la.keys[dst, :, t - tn:] = lb.keys
+        la.values[dst, :, t - tn:] = lb.values
+    mask[dst] = 0
+    mask[dst, t - tn:] = new_mask
+    rows = list(rows)
+    for i, r in zip(holes, new):
+        rows[i] = r
+    return cache, mask, rows, True
 
 
 def _select(cache: Any, mask: torch.Tensor, keep: list[int]):
