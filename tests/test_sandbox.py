@@ -261,3 +261,7 @@ def test_interpreter_basics_inside_in_each_mode(each_mode):
     r = run_python(code, limits=Limits(cpu_s=5, wall_s=20))
     assert r.returncode == 3 and r.isolation == each_mode, r.stderr
     assert r.stdout == "[]\n"
+    # unbuffered, UTF-8 stdio as before -E: what a program printed before it hangs is still seen
+    r = run_python("import sys, time\nprint(int(sys.stdout.write_through), sys.flags.utf8_mode, 'é')\ntime.sleep(60)\n",
+                   limits=Limits(cpu_s=5, wall_s=3))
+    assert r.stdout == "1 1 é\n", (r.stdout, r.stderr)

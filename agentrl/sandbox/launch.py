@@ -38,8 +38,9 @@ _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 #: Packages of this project: masked (empty) inside the sandbox should they sit in the interpreter's prefix.
 _OWN_PACKAGES = ("agentrl", "envs", "policies")
 #: Interpreter flags of every sandboxed start: no PYTHON* variables, no user site, no ``site`` at start-up
-#: (the bootstrap puts the site dirs on ``sys.path`` itself, without running ``.pth`` code; see sitepath).
-PYFLAGS = ("-E", "-s", "-S")
+#: (the bootstrap puts the site dirs on ``sys.path`` itself, without running ``.pth`` code; see sitepath);
+#: ``-E`` drops PYTHONUNBUFFERED/PYTHONIOENCODING, so ``-u`` and ``-X utf8`` say the same as flags.
+PYFLAGS = ("-E", "-s", "-S", "-u", "-X", "utf8")
 
 
 def python() -> str:

@@ -58,7 +58,7 @@ class SandboxProcess:
     Pipes: ``stdin`` and ``stdout`` are unbuffered binary pipes (``io.FileIO``) to the program's fd 0 and 1.
     ``send(b)`` writes all of ``b`` (blocking); ``read_line(timeout)`` / ``read_exact(n, timeout)`` read with
     a timeout through this object's own buffer — use these *or* ``stdout`` directly, not both. The program
-    should flush its stdout after each message (``-u`` is not needed: ``PYTHONUNBUFFERED=1`` is set). EOF on
+    should flush its stdout after each message (it runs with ``-u``: unbuffered stdio). EOF on
     stdout means the program exited or was killed. stderr is drained by a background thread into a bounded
     buffer (the last ``limits.output_bytes`` bytes), readable with :meth:`stderr_text`; it never blocks the
     program. A program whose stdout nobody reads blocks once the pipe buffer (64 KiB) is full, like any
