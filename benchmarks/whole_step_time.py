@@ -25,14 +25,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = ("time/step_s", "time/learner_s", "time/rollout_s", "time/teacher_s", "time/score_s", "time/update_s")
 
 
-def run_once(algo: str, seed: int, steps: int, out: str, extra: list[str]) -> dict[str, float]:
-    """Medians over steps 2..N of one training run's timing keys."""
-    name = f"{algo}-s{seed}"
+def run_once(algo: str, seed: int, steps: int, out: str, extra: list[str], root: str = ROOT, label: str = ""
+             ) -> dict[str, float]:
+    """Medians over steps 2..N of one training run's timing keys (the code of the checkout ``root``)."""
+    name = f"{label}{algo}-s{seed}"
     cmd = [sys.executable, "-m", "agentrl.run", f"algo={algo}", f"seed={seed}", f"trainer.steps={steps}",
            "trainer.eval_every=0", "trainer.save_every=0", f"trainer.output_dir={out}", f"run_name={name}",
            "trainer.log.progress=false", *extra]
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    subprocess.run(cmd, cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, name, "metrics.jsonl")) as f:
         rows = [r for r in map(json.loads, f) if r.get("step", 0) >= 2 and "time/step_s" in r]
     return {k: statistics.median(r[k] for r in rows) for k in KEYS if all(k in r for r in rows)}
@@ -43,16 +44,25 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--out", default=None, help="run directories (default: a temporary directory)")
+    p.add_argument("--roots", nargs="+", default=[ROOT],
+                   help="checkouts to compare (e.g. main's and this branch's), interleaved per seed")
     p.add_argument("overrides", nargs="*", help="extra config overrides for both algorithms")
     args = p.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="whole_step_")
-    res: dict[str, list[dict[str, float]]] = {"grpo": [], "sc_grpo": []}
+    results = {root: {"grpo": [], "sc_grpo": []} for root in args.roots}
     for seed in args.seeds:
-        for algo in res:
-            res[algo].append(run_once(algo, seed, args.steps, out, args.overrides))
-            r = res[algo][-1]
-            print(f"  seed {seed} {algo:8s} " + " ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in r.items()),
-                  flush=True)
+        for i, root in enumerate(args.roots):
+            for algo, rs in results[root].items():
+                rs.append(run_once(algo, seed, args.steps, out, args.overrides, root, f"r{i}-"))
+                print(f"  {root} seed {seed} {algo:8s} "
+                      + " ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in rs[-1].items()), flush=True)
+    for root, res in results.items():
+        print(root)
+        report(res)
+
+
+def report(res: dict[str, list[dict[str, float]]]) -> None:
+    """Medians over seeds and the SC-GRPO / GRPO ratios of one checkout."""
     med = {a: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for a, rs in res.items()}
     for a, m in med.items():
         print(f"{a:8s} median over seeds: " + " ".join(f"{k.split('/')[1]} {v:.3f} s" for k, v in m.items()))
