@@ -23,6 +23,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 
+def forward_seconds_per_token(learner, groups, rounds: int) -> float:
+    """Seconds per token of a no-gradient forward over the batch's rollouts, in micro-batches (median)."""
+    import torch
+
+    from agentrl.learner.batching import pack_by_tokens, pad_right
+
+    seqs = [t.token_ids for g in groups for t in g]
+    batches = pack_by_tokens([len(s) for s in seqs], learner.cfg.micro_batch_tokens)
+    times = []
+    with learner._eval():
+        for _ in range(rounds + 1):
+            t0 = time.perf_counter()
+            for b in batches:
+                learner.scorer(pad_right([seqs[i] for i in b]), torch.zeros(0, dtype=torch.long))
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:]) / sum(len(s) for s in seqs)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5)
@@ -97,9 +115,13 @@ def main() -> None:
           f"solve-none pass {s['score']:.3f} ({s['score'] / extra:.0%}), update {s['update'] - g['update']:+.3f} "
           f"({(s['update'] - g['update']) / extra:.0%}: the solve-none rollouts GRPO does not train, the teacher "
           f"head and KL)")
-    floor = g["step"] + s["teacher"]
-    print(f"FLOOR grpo + one teacher forward over the teacher tokens: {floor:.3f} s = {floor / g['step']:.3f}x grpo; "
-          f"sc_grpo is {s['step'] / floor:.3f}x the floor")
+    per_token = forward_seconds_per_token(learners["grpo"], batch, args.rounds)
+    t_floor = per_token * last["sc_grpo"]["teacher/tokens"]
+    floor = g["step"] + t_floor
+    print(f"FLOOR grpo + one no-gradient forward over the teacher's {last['sc_grpo']['teacher/tokens']:.0f} tokens "
+          f"({per_token * 1e6:.1f} us/token in micro-batches of the rollouts): {floor:.3f} s = "
+          f"{floor / g['step']:.3f}x grpo; the teacher pass is {s['teacher'] / t_floor:.2f}x that forward, "
+          f"sc_grpo {s['step'] / floor:.3f}x the floor")
     print(f"RATIO sc_grpo/grpo step time: {s['step'] / g['step']:.3f} (min over rounds "
           f"{min(times['sc_grpo']['step']) / min(times['grpo']['step']):.3f}; aim <= 1.25)")
     nc = med["sc_grpo_nocache"]["step"]
