@@ -3,8 +3,7 @@
 Teacher input = the teacher's system message (base prompt + guide + τ rendered as the model wrote it, see
 :mod:`agentrl.learner.reference`) followed by the rollout's own tokens after its system prompt. Its *prefix* (teacher system + the task prompt) is the same for
 every rollout that uses the same τ, so it is run once and its KV cache is copied into a batch of rollout
-suffixes; the head all distinct prefixes share (the base system prompt and the guide) runs once for all of
-them. Only the final hidden states at agent-token positions are kept (``[agent tokens, H]``, small); the
+suffixes. Only the final hidden states at agent-token positions are kept (``[agent tokens, H]``, small); the
 chunked head turns them into teacher distributions later (:mod:`agentrl.learner.logprobs`).
 """
 
@@ -82,18 +81,6 @@ class _Call:
     prefix: tuple[int, ...] = ()                      # the teacher prefix (system with τ + task) it belongs to
 
 
-def _common_head(prefixes: list[tuple[int, ...]], min_tokens: int = 8) -> tuple[int, ...]:
-    """The ids all ``prefixes`` (two or more) start with, stopping short of every prefix's last two tokens; ``()``
-    when shorter than ``min_tokens`` (not worth a forward)."""
-    if len(prefixes) < 2:
-        return ()
-    head = prefixes[0][:min(len(p) for p in prefixes) - 2]
-    for p in prefixes[1:]:
-        n = next((i for i, (a, b) in enumerate(zip(head, p)) if a != b), len(head))
-        head = head[:n]
-    return head if len(head) >= min_tokens else ()
-
-
 def plan_teacher(prompt: TeacherPrompt, jobs: Sequence[TeacherJob], *, token_budget: int,
                  share_prefix_cache: bool = True) -> list[_Call]:
     """The teacher forwards for ``jobs``, in order (known before any runs, so ranks can agree on a count)."""
@@ -103,15 +90,11 @@ def plan_teacher(prompt: TeacherPrompt, jobs: Sequence[TeacherJob], *, token_bud
         sys_ids = prompt.system_ids(job.reference, job.verified)
         prefix = tuple(sys_ids + job.traj.token_ids[job.traj.system_len:job.traj.prompt_len])
         by_prefix.setdefault(prefix, []).append(j)
-    common = _common_head(list(by_prefix)) if share_prefix_cache else ()
-    if common:  # the head every prefix starts with (base system prompt + guide) runs once for all of them
-        calls.append(_Call([list(common)], cache_key=common))
     for prefix, members in by_prefix.items():
         trajs = [jobs[j].traj for j in members]
         if share_prefix_cache and len(prefix) > 1:
             # the cached part stops one token short: that token's hidden state predicts the first agent token
-            calls.append(_Call([list(prefix[len(common):-1])], cache_key=prefix, use_cache=common or None,
-                               prefix=prefix))
+            calls.append(_Call([list(prefix[:-1])], cache_key=prefix, prefix=prefix))
             seqs = [t.token_ids[t.prompt_len - 1:] for t in trajs]
             offsets = [t.prompt_len - 1 for t in trajs]
         else:
@@ -140,9 +123,7 @@ def teacher_hidden_states(scorer: torch.nn.Module, fmt: ChatFormat | TeacherProm
     it sets how τ is rendered and cut; a plain ``(fmt, policy)`` renders the whole trajectory.
 
     With ``share_prefix_cache`` the prefix minus its last token runs once per distinct prefix and its KV
-    cache is repeated for batches of suffixes (the last prompt token + the rollout after the prompt); with
-    several distinct prefixes, the ids they all start with run once first and each prefix continues from that
-    head's cache. Without
+    cache is repeated for batches of suffixes (the last prompt token + the rollout after the prompt). Without
     it every job runs its whole sequence. ``sync(planned) -> target`` lets data-parallel ranks agree on a
     number of forwards: the missing ones run as 1-token dummy passes (FSDP2 gathers weights in each).
     """
@@ -154,15 +135,14 @@ def teacher_hidden_states(scorer: torch.nn.Module, fmt: ChatFormat | TeacherProm
     out: list[torch.Tensor | None] = [None] * len(jobs)
     caches: dict[tuple[int, ...], object] = {}  # a prefix's cache lives until its last suffix batch
     uses = Counter(c.use_cache for c in calls if c.use_cache is not None)
-    stats = {"forwards": len(calls), "prefixes": len({c.prefix for c in calls if c.prefix}), "tokens": 0, **prompt.stats()}
+    stats = {"forwards": len(calls), "prefixes": len({c.prefix for c in calls}), "tokens": 0, **prompt.stats()}
     for call in calls:
         x = pad_right(call.ids, device)
         stats["tokens"] += sum(len(s) for s in call.ids)
-        if call.cache_key is not None:  # a prefix pass, from the common head's cache when there is one
-            cache = _take_cache(caches, uses, call.use_cache, 1) if call.use_cache is not None else None
+        if call.cache_key is not None:
             with ctx():
                 _, caches[call.cache_key] = scorer(x, torch.zeros(0, dtype=torch.long, device=device),
-                                                   past_key_values=cache, use_cache=True)
+                                                   use_cache=True)
             continue
         width = x.shape[1]
         rows = [b * width + t - 1 - off for b, (j, off) in enumerate(zip(call.members, call.offsets))
