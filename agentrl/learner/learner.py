@@ -242,8 +242,9 @@ class Learner:
         ``teacher/tau_cut`` (share of references cut to ``sc.tau_max_tokens``), ``teacher/tau_cut_tokens``
         (share of τ tokens cut away), ``sc/D_p25|p50|p75|p95`` (this rank's active
         tokens), ``sc/weight_mean`` (mean f(D)), ``sc/c_mean``, ``sc/active_tokens``; ``time/teacher_s`` (teacher
-        pass), ``time/score_s`` (no-gradient student pass), ``time/update_s``, ``time/step_s``. Rollouts whose loss is exactly zero (plain ones with advantage 0, the solve-none
-        reference) are not run through the model.
+        pass), ``time/score_s`` (no-gradient student pass), ``time/update_s``, ``time/step_s``. Rollouts whose
+        loss is exactly zero (plain ones with advantage 0, the solve-none reference) are not run through the
+        model.
         """
         cfg, t_start = self.cfg, time.perf_counter()
         self.validate(groups)
@@ -287,7 +288,8 @@ class Learner:
         # 3. solve-none advantages (and π_old when several updates share this batch). D is fixed for the step
         # -- taken once, here, with the step's starting weights for teacher and student -- when several
         # updates share the batch (so every D of a rollout comes from one parameter version) or c is taken
-        # over the whole step; else it is computed in the (only) update's forward, from the same weights.
+        # over the whole step; else it is computed in the (only) update's forward, from the same weights (except
+        # the solve-none rollouts', known from this pass already).
         t0 = time.perf_counter()
         fixed_d = self.sc and (cfg.updates_per_batch > 1 or cfg.sc.c_scope == "step")
         need = [p for gp in plans if gp.route == "solve_none" for p in gp.rollouts if not p.excluded]
