@@ -3,7 +3,9 @@
 Three learners with identical initial weights take turns on one fixed batch of multi-turn rollouts:
 GRPO, SC-GRPO, and SC-GRPO without the shared teacher-prefix KV cache. The batch mixes the routing cases
 (most groups with 2 <= n_c < G, one solve-none, one with n_c = 1, one all correct). Medians over rounds.
-The paper measured +37-51% for the actor update (SC-GRPO / GRPO = 1.37-1.51).
+The paper measured +37-51% for the actor update (SC-GRPO / GRPO = 1.37-1.51). Prints the learner's own
+breakdown (teacher pass, solve-none no-gradient pass, update) and the floor: GRPO's step plus one teacher
+forward over the teacher's tokens.
 
     python benchmarks/learner_step_time.py [--rounds 5] [--groups 8] [--group-size 8] [--threads 1]
 """
@@ -19,6 +21,24 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+
+
+def forward_seconds_per_token(learner, groups, rounds: int) -> float:
+    """Seconds per token of a no-gradient forward over the batch's rollouts, in micro-batches (median)."""
+    import torch
+
+    from agentrl.learner.batching import pack_by_tokens, pad_right
+
+    seqs = [t.token_ids for g in groups for t in g]
+    batches = pack_by_tokens([len(s) for s in seqs], learner.cfg.micro_batch_tokens)
+    times = []
+    with learner._eval():
+        for _ in range(rounds + 1):
+            t0 = time.perf_counter()
+            for b in batches:
+                learner.scorer(pad_right([seqs[i] for i in b]), torch.zeros(0, dtype=torch.long))
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:]) / sum(len(s) for s in seqs)
 
 
 def main() -> None:
@@ -68,28 +88,45 @@ def main() -> None:
     variants = {"grpo": AlgoConfig(name="grpo"), "sc_grpo": AlgoConfig(name="sc_grpo"),
                 "sc_grpo_nocache": AlgoConfig(name="sc_grpo", sc={"share_prefix_cache": False})}
     learners = {k: Learner(copy.deepcopy(model), fmt, policy, cfg) for k, cfg in variants.items()}
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    teacher: dict[str, list[float]] = {k: [] for k in variants}
+    keys = ("step", "teacher", "score", "update")
+    times: dict[str, dict[str, list[float]]] = {k: {p: [] for p in keys} for k in variants}
     last = {}
     for r in range(args.rounds + 1):  # round 0 warms up
         for k, learner in learners.items():
             t0 = time.perf_counter()
             m = learner.step(batch)
             if r:
-                times[k].append(time.perf_counter() - t0)
-                teacher[k].append(m["time/teacher_s"])
+                times[k]["step"].append(time.perf_counter() - t0)
+                for p in keys[1:]:
+                    times[k][p].append(m[f"time/{p}_s"])
             last[k] = m
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = {k: {p: statistics.median(v) for p, v in d.items()} for k, d in times.items()}
     for k in variants:
-        print(f"  {k:16s} step {med[k]:.3f} s (min {min(times[k]):.3f}; teacher + solve-none pass {statistics.median(teacher[k]):.3f} s, "
-              f"teacher tokens {last[k]['teacher/tokens']:.0f})")
+        print(f"  {k:16s} step {med[k]['step']:.3f} s (min {min(times[k]['step']):.3f}): teacher pass "
+              f"{med[k]['teacher']:.3f}, solve-none pass {med[k]['score']:.3f}, update {med[k]['update']:.3f}; "
+              f"teacher tokens {last[k]['teacher/tokens']:.0f} ({last[k]['teacher/prefixes']:.0f} prefixes), "
+              f"trained tokens {last[k]['tokens/forward']:.0f}")
     routes = {k.split('/')[1]: round(v, 3) for k, v in last["sc_grpo"].items() if k.startswith("route/")}
     print(f"  routing shares: {routes}; D p50/p75/p95 = {last['sc_grpo']['sc/D_p50']:.3f}/"
           f"{last['sc_grpo']['sc/D_p75']:.3f}/{last['sc_grpo']['sc/D_p95']:.3f}")
-    print(f"RATIO sc_grpo/grpo step time: {med['sc_grpo'] / med['grpo']:.3f} (aim <= 1.35)")
-    print(f"RATIO sc_grpo without prefix cache/grpo: {med['sc_grpo_nocache'] / med['grpo']:.3f}; "
-          f"prefix cache saves {1 - med['sc_grpo'] / med['sc_grpo_nocache']:.1%} of the SC-GRPO step, "
-          f"{1 - (med['sc_grpo'] - med['grpo']) / (med['sc_grpo_nocache'] - med['grpo']):.1%} of its overhead")
+    g, s = med["grpo"], med["sc_grpo"]
+    extra = s["step"] - g["step"]
+    print(f"  SC-GRPO extra {extra:.3f} s: teacher pass {s['teacher']:.3f} ({s['teacher'] / extra:.0%}), "
+          f"solve-none pass {s['score']:.3f} ({s['score'] / extra:.0%}), update {s['update'] - g['update']:+.3f} "
+          f"({(s['update'] - g['update']) / extra:.0%}: the solve-none rollouts GRPO does not train, the teacher "
+          f"head and KL)")
+    per_token = forward_seconds_per_token(learners["grpo"], batch, args.rounds)
+    t_floor = per_token * last["sc_grpo"]["teacher/tokens"]
+    floor = g["step"] + t_floor
+    print(f"FLOOR grpo + one no-gradient forward over the teacher's {last['sc_grpo']['teacher/tokens']:.0f} tokens "
+          f"({per_token * 1e6:.1f} us/token in micro-batches of the rollouts): {floor:.3f} s = "
+          f"{floor / g['step']:.3f}x grpo; the teacher pass is {s['teacher'] / t_floor:.2f}x that forward, "
+          f"sc_grpo {s['step'] / floor:.3f}x the floor")
+    print(f"RATIO sc_grpo/grpo step time: {s['step'] / g['step']:.3f} (min over rounds "
+          f"{min(times['sc_grpo']['step']) / min(times['grpo']['step']):.3f}; aim <= 1.25)")
+    nc = med["sc_grpo_nocache"]["step"]
+    print(f"RATIO sc_grpo without prefix cache/grpo: {nc / g['step']:.3f}; prefix cache saves "
+          f"{1 - s['step'] / nc:.1%} of the SC-GRPO step, {1 - extra / (nc - g['step']):.1%} of its overhead")
 
 
 if __name__ == "__main__":

@@ -143,16 +143,19 @@ class Learner:
                 with self._eval(), self._autocast():
                     self.scorer(x, rows)
 
-    def _batch(self, plans: Sequence[RolloutPlan], teacher: dict[int, torch.Tensor] | None
+    def _batch(self, plans: Sequence[RolloutPlan], teacher: dict[int, torch.Tensor] | None,
+               skip: dict[int, torch.Tensor] | None = None
                ) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[int]]:
-        """Right-padded ids, the scorer's row arguments, and agent-token counts of a micro-batch."""
+        """Right-padded ids, the scorer's row arguments, and agent-token counts of a micro-batch.
+
+        Teacher rows go only to self-conditioned plans with teacher hidden states not in ``skip``."""
         seqs = [p.traj.token_ids for p in plans]
         x = pad_right(seqs, self.device)
         width = x.shape[1]
         rows, targets, lengths, t_rows, t_hidden = [], [], [], [], []
         for b, p in enumerate(plans):
             pos = agent_positions(p.traj)
-            if teacher is not None and p.sc:
+            if teacher and p.sc and id(p) in teacher and not (skip and id(p) in skip):
                 t_rows += range(len(rows), len(rows) + len(pos))
                 t_hidden.append(teacher[id(p)])
             rows += [b * width + t - 1 for t in pos]
@@ -163,6 +166,17 @@ class Learner:
             kw["teacher_hidden"] = torch.cat(t_hidden).to(self.device)
             kw["teacher_rows"] = torch.tensor(t_rows, dtype=torch.long, device=self.device)
         return x, {"rows": torch.tensor(rows, dtype=torch.long, device=self.device), **kw}, lengths
+
+    def _known_kl(self, plans: Sequence[RolloutPlan], lengths: list[int], kl: torch.Tensor,
+                  known: dict[int, torch.Tensor] | None) -> torch.Tensor:
+        """The forward's per-row D, with the rows of plans whose D is ``known`` replaced by it."""
+        if not known or not any(id(p) in known for p in plans):
+            return kl
+        parts, start = [], 0
+        for p, n in zip(plans, lengths):
+            parts.append(known[id(p)].to(kl.device) if id(p) in known else kl[start:start + n])
+            start += n
+        return torch.cat(parts)
 
     def _score(self, plans: Sequence[RolloutPlan], teacher: dict[int, torch.Tensor]) -> dict[int, TokenScores]:
         """No-gradient student scores of ``plans`` (log-probs and D per agent token), keyed by plan id."""
@@ -227,9 +241,10 @@ class Learner:
         ``teacher/prefixes|tokens``; with self-conditioning ``teacher/tau_tokens`` (mean τ length in tokens),
         ``teacher/tau_cut`` (share of references cut to ``sc.tau_max_tokens``), ``teacher/tau_cut_tokens``
         (share of τ tokens cut away), ``sc/D_p25|p50|p75|p95`` (this rank's active
-        tokens), ``sc/weight_mean`` (mean f(D)), ``sc/c_mean``, ``sc/active_tokens``; ``time/teacher_s``,
-        ``time/step_s``. Rollouts whose loss is exactly zero (plain ones with advantage 0, the solve-none
-        reference) are not run through the model.
+        tokens), ``sc/weight_mean`` (mean f(D)), ``sc/c_mean``, ``sc/active_tokens``; ``time/teacher_s`` (teacher
+        pass), ``time/score_s`` (no-gradient student pass), ``time/update_s``, ``time/step_s``. Rollouts whose
+        loss is exactly zero (plain ones with advantage 0, the solve-none reference) are not run through the
+        model.
         """
         cfg, t_start = self.cfg, time.perf_counter()
         self.validate(groups)
@@ -268,11 +283,14 @@ class Learner:
         if self.sc:
             m.update({f"teacher/{k}": float(t_stats.get(k, 0.0)) for k in ("tau_tokens", "tau_cut",
                                                                             "tau_cut_tokens")})
+        m["time/teacher_s"] = time.perf_counter() - t0
 
         # 3. solve-none advantages (and π_old when several updates share this batch). D is fixed for the step
         # -- taken once, here, with the step's starting weights for teacher and student -- when several
         # updates share the batch (so every D of a rollout comes from one parameter version) or c is taken
-        # over the whole step; else it is computed in the (only) update's forward, from the same weights.
+        # over the whole step; else it is computed in the (only) update's forward, from the same weights (except
+        # the solve-none rollouts', known from this pass already).
+        t0 = time.perf_counter()
         fixed_d = self.sc and (cfg.updates_per_batch > 1 or cfg.sc.c_scope == "step")
         need = [p for gp in plans if gp.route == "solve_none" for p in gp.rollouts if not p.excluded]
         if fixed_d:
@@ -284,21 +302,25 @@ class Learner:
         scored = self._score(need, teacher) if (self.sc or cfg.updates_per_batch > 1) else {}
         self._solve_none_advantages(plans, scored)
         old = {k: s.logp for k, s in scored.items()} if cfg.updates_per_batch > 1 else None
-        d_fixed = {id(p): scored[id(p)].kl for p in sc_plans} if fixed_d else None
+        # D known before the update: every self-conditioned rollout's when fixed, else the solve-none ones' (their
+        # no-gradient pass ran on the update's weights), so the update projects no teacher for those rows
+        d_known = {id(p): scored[id(p)].kl for p in sc_plans if id(p) in scored}
         step_c = None
         if self.sc and cfg.sc.c_scope == "step":
-            d_step = dist_utils.all_gather_cat(torch.cat([d_fixed[id(p)] for p in sc_plans]).cpu()
+            d_step = dist_utils.all_gather_cat(torch.cat([d_known[id(p)] for p in sc_plans]).cpu()
                                                if sc_plans else torch.zeros(0))
             step_c = percentile_c(d_step, cfg.sc.percentile, cfg.sc.c_min)
-        m["time/teacher_s"] = time.perf_counter() - t0
+        m["time/score_s"] = time.perf_counter() - t0
 
         # 4. updates
+        t0 = time.perf_counter()
         u = cfg.updates_per_batch
         parts = [rollouts[i * len(rollouts) // u:(i + 1) * len(rollouts) // u] for i in range(u)]
         acc = Counter()
         d_all, w_all, cs = [], [], []
         for part in parts:
-            self._update(part, teacher, old, acc, d_all, w_all, cs, d_fixed, step_c)
+            self._update(part, teacher, old, acc, d_all, w_all, cs, d_known, step_c)
+        m["time/update_s"] = time.perf_counter() - t0
         tok = max(acc["tokens"], 1.0)
         m.update({"loss": acc["loss"], "grad_norm": acc["grad_norm"] / u, "pg_clipfrac": acc["clipped"] / tok,
                   "entropy": acc["entropy"] / tok, "tokens/agent": acc["agent_tokens"],
@@ -333,11 +355,12 @@ class Learner:
 
     def _update(self, part: list[RolloutPlan], teacher: dict[int, torch.Tensor],
                 old: dict[int, torch.Tensor] | None, acc: Counter, d_all: list, w_all: list, cs: list,
-                d_fixed: dict[int, torch.Tensor] | None = None, step_c: float | None = None) -> None:
+                d_known: dict[int, torch.Tensor] | None = None, step_c: float | None = None) -> None:
         """One optimizer step on the rollouts ``part`` (micro-batched, gradients accumulated).
 
-        ``d_fixed`` holds D per self-conditioned rollout when it was taken before the updates (then the
-        forward computes no KL); ``step_c`` is c over the whole step (``sc.c_scope=step``)."""
+        ``d_known`` holds D of the self-conditioned rollouts whose D was taken before the updates (the forward
+        computes no KL for them; the others' D comes from the forward, outside autograd); ``step_c`` is c over
+        the whole step (``sc.c_scope=step``)."""
         cfg, ws = self.cfg, dist_utils.world_size()
         num_seqs, num_tokens = dist_utils.all_sum(
             [float(len(part)), float(sum(p.traj.num_agent_tokens for p in part))], self.device)
@@ -348,13 +371,10 @@ class Learner:
         loss_sum = 0.0
         for batch in batches:
             mb = [train[i] for i in batch]
-            x, kw, lengths = self._batch(mb, teacher if self.sc and d_fixed is None else None)
+            x, kw, lengths = self._batch(mb, teacher, skip=d_known)
             with self._autocast():
                 s = self.scorer(x, **kw)
-            kl = s.kl
-            if d_fixed is not None:
-                kl = torch.cat([d_fixed[id(p)] if p.sc else torch.zeros(n) for p, n in zip(mb, lengths)])
-                kl = kl.to(self.device)
+            kl = self._known_kl(mb, lengths, s.kl, d_known)
             adv = torch.cat([torch.full((n,), p.advantage) for p, n in zip(mb, lengths)]).to(self.device)
             active = torch.cat([torch.full((n,), p.sc, dtype=torch.bool) for p, n in zip(mb, lengths)])
             active = active.to(self.device)

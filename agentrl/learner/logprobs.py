@@ -40,20 +40,34 @@ def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return logits if temperature == 1.0 else logits / temperature
 
 
+def _teacher_kl(logp_all: torch.Tensor, teacher: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor,
+                bias: torch.Tensor | None, temperature: float) -> torch.Tensor:
+    """KL(teacher ‖ student) at ``rows`` of the student's log-probs ``logp_all`` (no gradient)."""
+    logq = _tempered(F.linear(teacher, weight, bias).float(), temperature).log_softmax(-1)
+    diff = logp_all[rows].neg_().add_(logq)  # log q - log p
+    return logq.exp_().mul_(diff).sum(-1)
+
+
 def _chunk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor,
-           teacher: torch.Tensor | None, rows: torch.Tensor | None, temperature: float = 1.0
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+           teacher: torch.Tensor | None, rows: torch.Tensor | None, temperature: float,
+           stats: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Chosen-token log-probs of one chunk; appends (entropy, KL) to ``stats`` on the first call only.
+
+    Under checkpointing the backward calls this again to recompute the log-softmax; entropy and D carry no
+    gradient, so that second call skips them (the teacher is never projected in backward).
+    """
     logp_all = _tempered(F.linear(hidden, weight, bias).float(), temperature).log_softmax(-1)
     logp = logp_all.gather(-1, targets[:, None]).squeeze(-1)
+    if stats:
+        return logp
     with torch.no_grad():  # statistics only: entropy and D are never differentiated
         logp_all = logp_all.detach()  # shared with autograd: never modified in place; temporaries are
         entropy = -logp_all.exp().mul_(logp_all).sum(-1)
         kl = torch.zeros_like(entropy)
         if teacher is not None and teacher.shape[0] > 0:
-            logq = _tempered(F.linear(teacher.to(hidden.dtype), weight, bias).float(), temperature).log_softmax(-1)
-            diff = logp_all[rows].neg_().add_(logq)  # log q - log p
-            kl[rows] = logq.exp_().mul_(diff).sum(-1)
-    return logp, entropy, kl
+            kl[rows] = _teacher_kl(logp_all, teacher.to(hidden.dtype), rows, weight, bias, temperature)
+    stats.append((entropy, kl))
+    return logp
 
 
 def token_scores(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, *,
@@ -85,20 +99,21 @@ def token_scores(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tens
         teacher_rows = teacher_rows.to(hidden.device)
         bounds = torch.searchsorted(teacher_rows, torch.arange(0, n + chunk, chunk, device=hidden.device))
     grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
-    outs = []
+    logps, stats = [], []
     for k, start in enumerate(range(0, n, chunk)):
         end = min(start + chunk, n)
         t_h = rows = None
         if teacher_hidden is not None:
             lo, hi = int(bounds[k]), int(bounds[k + 1])
             t_h, rows = teacher_hidden[lo:hi], teacher_rows[lo:hi] - start
-        args = (hidden[start:end], weight, bias, targets[start:end], t_h, rows, temperature)
-        outs.append(checkpoint(_chunk, *args, use_reentrant=False) if grad else _chunk(*args))
-    if not outs:
+        args = (hidden[start:end], weight, bias, targets[start:end], t_h, rows, temperature, [])
+        logps.append(checkpoint(_chunk, *args, use_reentrant=False) if grad else _chunk(*args))
+        stats.append(args[-1][0])
+    if not logps:
         empty = hidden.new_zeros(0, dtype=torch.float32)
         return TokenScores(empty, empty, empty)
-    logp, entropy, kl = (torch.cat(x) for x in zip(*outs))
-    return TokenScores(logp, entropy, kl)
+    entropy, kl = (torch.cat(x) for x in zip(*stats))
+    return TokenScores(torch.cat(logps), entropy, kl)
 
 
 def lm_parts(model: nn.Module) -> tuple[nn.Module, nn.Module]:

@@ -10,6 +10,7 @@ chunked head turns them into teacher distributions later (:mod:`agentrl.learner.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -51,12 +52,21 @@ class TeacherJob:
     verified: bool = True
 
 
-def _repeat_cache(cache, n: int):
-    """A fresh copy of a batch-1 KV cache, repeated ``n`` times along the batch (the original is untouched)."""
-    fresh = copy.deepcopy(cache)
+def _repeat_cache(cache, n: int, last_use: bool = False):
+    """A batch-1 KV cache repeated ``n`` times along the batch: a fresh copy (the original is untouched), or on
+    its ``last_use`` the cache itself (the forward then extends it in place)."""
+    fresh = cache if last_use else copy.deepcopy(cache)
     if n > 1:
         fresh.batch_repeat_interleave(n)
     return fresh
+
+
+def _take_cache(caches: dict, uses: Counter, key: tuple[int, ...], n: int):
+    """The prefix cache ``key`` for a batch of ``n`` suffixes; its last use takes it without a copy."""
+    uses[key] -= 1
+    if uses[key]:
+        return _repeat_cache(caches[key], n)
+    return _repeat_cache(caches.pop(key), n, last_use=True)
 
 
 @dataclass
@@ -123,7 +133,8 @@ def teacher_hidden_states(scorer: torch.nn.Module, fmt: ChatFormat | TeacherProm
     calls = plan_teacher(prompt, jobs, token_budget=token_budget, share_prefix_cache=share_prefix_cache)
     target = sync(len(calls)) if sync is not None else len(calls)
     out: list[torch.Tensor | None] = [None] * len(jobs)
-    caches: dict[tuple[int, ...], object] = {}
+    caches: dict[tuple[int, ...], object] = {}  # a prefix's cache lives until its last suffix batch
+    uses = Counter(c.use_cache for c in calls if c.use_cache is not None)
     stats = {"forwards": len(calls), "prefixes": len({c.prefix for c in calls}), "tokens": 0, **prompt.stats()}
     for call in calls:
         x = pad_right(call.ids, device)
@@ -136,7 +147,7 @@ def teacher_hidden_states(scorer: torch.nn.Module, fmt: ChatFormat | TeacherProm
         width = x.shape[1]
         rows = [b * width + t - 1 - off for b, (j, off) in enumerate(zip(call.members, call.offsets))
                 for t in agent_positions(jobs[j].traj)]
-        cache = _repeat_cache(caches[call.use_cache], len(call.ids)) if call.use_cache is not None else None
+        cache = _take_cache(caches, uses, call.use_cache, len(call.ids)) if call.use_cache is not None else None
         with ctx():
             h = scorer(x, torch.tensor(rows, dtype=torch.long, device=device), past_key_values=cache,
                        use_cache=cache is not None)
