@@ -269,7 +269,7 @@ class Trainer:
         wall = end - since  # since the previous step ended (evaluations excluded), waiting included
         self._last_step_end = (end, busy)
         times["time/generator_busy_s"] = busy - busy0
-        util = {"util/generator": (busy - busy0) / max(wall, 1e-9),
+        util = {"util/generator": min(1.0, (busy - busy0) / max(wall, 1e-9)),
                 "util/learner": times["time/learner_s"] / max(wall, 1e-9)}
         return {"step": step, **stats, **learn, **extra, **off, **times, **util,
                 "async/steps_ahead": float(self.steps_ahead), "async/batch_start_version": float(batch.start_version),
