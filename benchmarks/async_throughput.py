@@ -3,12 +3,13 @@
 The embedded default (math, tiny model, SC-GRPO) with an inference server in its own process (agentrl's
 server, ``python -m agentrl.serve``, spoken to as ``rollout.backend=sglang``) and env steps that take
 ``--env-latency`` seconds (50 ms). Modes run interleaved, ``--rounds`` times each, every run from the same
-warm start (pushed to the server before it). Steps per hour = 3600 x (steps - 1) / the wall time of steps
-2..N (the first step, which has nothing to overlap with, is left out of every mode); utilisation = generator
+warm start (pushed to the server before it). Steps per hour = 3600 / the median wall time of steps 2..N (the
+first step, which has nothing to overlap with, is left out of every mode; the median, because other jobs on
+a shared machine stall single steps by seconds; the mean-based figure is printed too); utilisation = generator
 busy time (>= 1 generation request in flight) and learner time over that same wall time.
 
     PYTHONPATH=. python benchmarks/async_throughput.py [--steps 10] [--rounds 2] [--env-latency 0.05]
-        [--modes 0,1,2] [--backend server|local] [--json out.json]
+        [--modes 0,1,2] [--backend server|local] [--threads 1] [--json out.json]
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def one_run(k: int, args, out: Path, url: str | None, warm: str, name: str) -> d
     rows = [json.loads(x) for x in (out / name / "metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if r["step"] >= 2]
     wall = sum(r["time/step_s"] for r in rows)
-    return {"k": k, "steps_per_hour": 3600 * len(rows) / wall, "step_s": wall / len(rows),
+    # the median step: other jobs on a shared machine stall single steps by seconds
+    med = statistics.median(r["time/step_s"] for r in rows)
+    return {"k": k, "steps_per_hour": 3600 / med, "steps_per_hour_mean": 3600 * len(rows) / wall, "step_s": med,
             "util_generator": sum(r["time/generator_busy_s"] for r in rows) / wall,
             "util_learner": sum(r["time/learner_s"] for r in rows) / wall,
             "staleness_mean": statistics.mean(r.get("async/staleness_mean", 0.0) for r in rows),
@@ -83,13 +86,21 @@ def main() -> None:
     ap.add_argument("--env-latency", type=float, default=0.05)
     ap.add_argument("--modes", default="0,1,2")
     ap.add_argument("--backend", choices=["server", "local"], default="server")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the trainer and of the server "
+                    "(0 = torch's default); 1 each splits 2 cores between them and keeps busy-waiting OpenMP "
+                    "threads from collapsing when other jobs share the cores")
     ap.add_argument("--json", default=None)
     ap.add_argument("override", nargs="*", help="extra config overrides (key=value)")
     args = ap.parse_args()
     modes = [int(x) for x in args.modes.split(",")]
 
+    import torch
+
     from agentrl.config.compose import load_config
     from agentrl.tiny import build_tiny
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     warm = str(build_tiny(load_config(list(args.override)), log=print))
     out = Path(tempfile.mkdtemp(prefix="agentrl-async-bench-"))
@@ -98,7 +109,8 @@ def main() -> None:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([sys.executable, "-m", "agentrl.serve", f"model={warm}", f"port={port}"],
-                                  cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                  cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                 **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results: dict[int, list[dict]] = {k: [] for k in modes}
     try:
@@ -108,7 +120,8 @@ def main() -> None:
             for k in modes:
                 res = one_run(k, args, out, url, warm, f"k{k}-r{r}")
                 results[k].append(res)
-                print(f"round {r} k={k}: {res['steps_per_hour']:.0f} steps/h, step {res['step_s']:.2f}s, "
+                print(f"round {r} k={k}: {res['steps_per_hour']:.0f} steps/h ({res['steps_per_hour_mean']:.0f} from "
+                      f"the mean step), median step {res['step_s']:.2f}s, "
                       f"generator {res['util_generator']:.0%} learner {res['util_learner']:.0%} busy, "
                       f"staleness {res['staleness_mean']:.2f}", flush=True)
     finally:
