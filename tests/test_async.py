@@ -283,3 +283,36 @@ def test_an_async_run_resumes(tiny_cache, tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert rows[2]["async/batch_start_version"] == 2.0  # batch 3 collected anew, with the resumed weights
     assert latest_checkpoint(run_dir).name == "step_0000004"
+
+
+def test_sigterm_stops_an_async_run_saved_and_resumable(tiny_cache, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    base = _overrides(tiny_cache, tmp_path, "trainer.save_every=0", "trainer.async.steps_ahead=1")
+    args = base + ["trainer.steps=100", "run_name=term"]
+    agentrl.train(base + ["trainer.steps=0", "run_name=term-warm"])  # the tiny model, built here
+    run_dir = tmp_path / "term"
+    proc = subprocess.Popen([sys.executable, "-m", "agentrl.run", *args], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        end = time.monotonic() + 600
+        while not ((run_dir / "metrics.jsonl").exists() and len(_rows(run_dir)) >= 2):
+            assert time.monotonic() < end and proc.poll() is None
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err
+    saved = int(latest_checkpoint(run_dir).name.split("_")[1])
+    assert saved == max(r["step"] for r in _rows(run_dir))
+    resumed = agentrl.train(base + [f"trainer.steps={saved + 1}", "trainer.resume=true", "run_name=term"])
+    steps = [r["step"] for r in _rows(resumed)]
+    assert steps == list(range(1, saved + 2))
