@@ -296,7 +296,7 @@ class Trainer:
         except BackendError as e:
             self._check_servers()  # raises ServerDied when a server is down
             raise ServerDied(f"weight sync failed: {e}") from None
-        self.backend.version += 1
+        self.backend.version = getattr(self.backend, "version", 0) + 1
         if self.generator is not None:
             self.generator.backend.version = self.step + 1  # requests sent from now on sample the new weights
             self.generator.publish(self.step + 1)
