@@ -316,3 +316,12 @@ def test_sigterm_stops_an_async_run_saved_and_resumable(tiny_cache, tmp_path):
     resumed = agentrl.train(base + [f"trainer.steps={saved + 1}", "trainer.resume=true", "run_name=term"])
     steps = [r["step"] for r in _rows(resumed)]
     assert steps == list(range(1, saved + 2))
+
+
+@pytest.mark.parametrize("algo", ["dapo", "sc_grpo"])
+def test_other_algorithms_run_async(tiny_cache, tmp_path, algo):
+    run_dir = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=3", "trainer.async.steps_ahead=1",
+                                       f"algo={algo}", "trainer.eval_every=3", f"run_name={algo}-async"))
+    rows = _rows(run_dir)
+    assert [r["step"] for r in rows] == [0, 1, 2, 3] and "eval/success" in rows[-1]
+    assert all(r["async/staleness_max"] <= 1 for r in rows[1:])

@@ -31,8 +31,8 @@ from agentrl.learner import distributed as dist_utils
 from agentrl.learner.advantages import (ROUTES, GroupPlan, RolloutPlan, diversity_advantages, f_weight,
                                         is_informative, percentile_c, route_group, sc_enabled)
 from agentrl.learner.logprobs import TokenScorer, TokenScores
-from agentrl.learner.offpolicy import stale_keep
 from agentrl.learner.loss import policy_loss, row_scales, sc_token_weights, truncated_is
+from agentrl.learner.offpolicy import stale_keep
 from agentrl.learner.reference import TeacherPrompt, teacher_policy
 from agentrl.learner.batching import pack_by_tokens, pad_right
 from agentrl.learner.teacher import TeacherJob, agent_positions, teacher_hidden_states
