@@ -26,6 +26,7 @@ class Turn:
     observation: str | None = None
     reward: float = 0.0
     finish_reason: str = ""
+    weight_version: int = -1  # the oldest weight version that sampled a token of this turn (-1: none)
 
 
 @dataclass
@@ -88,7 +89,8 @@ class Trajectory:
         self.token_ids.extend(int(i) for i in ids)
         self.loss_mask.extend([1] * len(ids))
         self.logprobs.extend(float(x) for x in logprobs)
-        turn = Turn(start, len(self.token_ids), text=text, finish_reason=finish_reason)
+        turn = Turn(start, len(self.token_ids), text=text, finish_reason=finish_reason,
+                    weight_version=min(versions, default=-1))
         self.turns.append(turn)
         return turn
 

@@ -189,6 +189,7 @@ def _check_inflight(groups, per_request: bool):
     for t in trajs:
         vs = t.agent_versions()
         assert vs == sorted(vs) and set(vs) <= {0, 1}  # versions only grow along an episode
+        assert all(u.weight_version == min(t.versions[u.gen_start:u.gen_end]) for u in t.turns if u.gen_end > u.gen_start)
         if per_request:  # a server request is tagged with the version the client knew when it sent it
             assert all(len(set(t.versions[u.gen_start:u.gen_end])) == 1 for u in t.turns)
     # the episode that was running when the update came continues with it from its next turn
