@@ -152,7 +152,10 @@ class AsyncGenerator:
             self.version = version
             self.cv.notify_all()
         if self._wake is not None:
-            self.loop.call_soon_threadsafe(self._wake.set)
+            try:
+                self.loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the generator stopped (its loop is closed): take() reports why
+                pass
 
     def publish_local(self, state_dict: dict[str, Any], version: int) -> None:
         """``local``: copy the learner's weights into the generator's model between two forward passes."""
