@@ -5,6 +5,11 @@ on record), checkpoints every ``trainer.save_every`` steps and at the end, ``res
 newest intact checkpoint), Ctrl-C or SIGTERM to save and stop. One trainer per run directory (a lock). Server
 backends are probed before the first evaluation; a server that dies mid-run ends the run with the last
 completed step saved and the resume command printed (exit code 3).
+
+``trainer.async.steps_ahead = k > 0`` overlaps generation with learning (:mod:`agentrl.async_rollout`): the
+learner trains on batches sampled by weights up to k versions old, with the decoupled off-policy loss
+(:mod:`agentrl.learner.offpolicy`); ``k = 0`` is the synchronous loop, unchanged. A crash of the generator
+ends the run with the last completed step saved (exit code 1).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agentrl.async_rollout import GeneratorCrashed
 from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, rng_state,
                                 save_checkpoint, set_rng_state)
 from agentrl.components import build_components
@@ -143,9 +149,17 @@ class Trainer:
             self.backend = make_backend(cfg.rollout, model=self.c.model, tokenizer=self.c.tokenizer)
             self.loop.run_until_complete(check_servers(self.backend))  # before any evaluation is on record
         self.engine = RolloutEngine(self.backend, self.c.fmt, self.c.env_factory, self.c.policy, cfg.rollout)
-        self.learner = Learner(self.c.model, self.c.fmt, self.c.policy, cfg.algo, device=self.c.device,
+        self.steps_ahead = cfg.trainer.async_.steps_ahead
+        algo = cfg.algo
+        if self.steps_ahead:  # the behaviour importance weight is what makes stale data usable: always on
+            algo = algo.model_copy(update={"tis_cap": algo.tis_cap or cfg.trainer.async_.is_cap})
+        self.learner = Learner(self.c.model, self.c.fmt, self.c.policy, algo, device=self.c.device,
                                gradient_checkpointing=cfg.model.gradient_checkpointing, seed=cfg.seed,
                                temperature=cfg.rollout.temperature)
+        if self.steps_ahead:
+            bound = cfg.trainer.async_.max_staleness
+            self.learner.max_staleness = self.steps_ahead if bound is None else bound
+        self.generator = None  # the async generator, started by train()
         env = self.c.env_factory()
         self.train_tasks = list(env.task_ids(cfg.env.train_split))
         self.eval_tasks = list(env.task_ids(cfg.env.eval_split))[: cfg.trainer.eval_tasks]
@@ -161,6 +175,7 @@ class Trainer:
             self.log(f"resumed {self.run_dir} from step {self.step}")
             if cfg.rollout.backend != "local":
                 self.sync_weights()  # a restarted server serves its own weights until told otherwise
+            self.backend.version = self.step
         self.metrics = MetricsLog(self.run_dir, cfg.trainer.log, run_config=cfg.model_dump(mode="json"),
                                   truncate_after_step=self.step if ckpt is not None else None)
         self._stop = False
@@ -233,7 +248,44 @@ class Trainer:
             raise ServerDied(str(e), row={"step": step, **stats, **learn, **extra, **times}) from None
         times["time/weight_sync_s"] = time.perf_counter() - t2
         self.step = step
-        return {"step": step, **stats, **learn, **extra, **times, "time/step_s": time.perf_counter() - t0}
+        wall = time.perf_counter() - t0
+        times["time/generator_busy_s"] = extra.get("rollout/generation_busy_s", 0.0)
+        util = {"util/generator": times["time/generator_busy_s"] / wall, "util/learner": times["time/learner_s"] / wall}
+        return {"step": step, **stats, **learn, **extra, **times, **util, "time/step_s": wall}
+
+    def train_step_async(self) -> dict[str, Any]:
+        """One learner step on the next batch of the asynchronous generator, then publish the new weights."""
+        from agentrl.learner.offpolicy import staleness_stats
+
+        gen, step = self.generator, self.step + 1
+        t0 = time.perf_counter()
+        since, busy0 = self._last_step_end or (gen.t0, 0.0)
+        batch = gen.take(step)
+        times = {"time/rollout_wait_s": time.perf_counter() - t0, "time/rollout_s": batch.wall_s}
+        groups = batch.groups
+        stats = group_stats(groups)
+        off = staleness_stats(groups, self.step, self.learner.max_staleness)
+        t1 = time.perf_counter()
+        learn = self.learner.step(groups)
+        times["time/learner_s"] = time.perf_counter() - t1
+        extra = {f"rollout/{k}": v for k, v in vars(batch.stats).items() if isinstance(v, (int, float))}
+        t2 = time.perf_counter()
+        try:
+            self.sync_weights()
+        except ServerDied as e:
+            self.step = step
+            raise ServerDied(str(e), row={"step": step, **stats, **learn, **extra, **off, **times}) from None
+        times["time/weight_sync_s"] = time.perf_counter() - t2
+        self.step = step
+        end, busy = time.perf_counter(), gen.busy_s()
+        wall = end - since  # since the previous step ended (evaluations excluded), waiting included
+        self._last_step_end = (end, busy)
+        times["time/generator_busy_s"] = busy - busy0
+        util = {"util/generator": min(1.0, (busy - busy0) / max(wall, 1e-9)),
+                "util/learner": times["time/learner_s"] / max(wall, 1e-9)}
+        return {"step": step, **stats, **learn, **extra, **off, **times, **util,
+                "async/steps_ahead": float(self.steps_ahead), "async/batch_start_version": float(batch.start_version),
+                "time/step_s": wall}
 
     def sync_weights(self) -> None:
         """Make the generation backend sample from the updated weights.
@@ -243,6 +295,8 @@ class Trainer:
         """
         if self.cfg.rollout.backend == "local":
             self.loop.run_until_complete(self.backend.update_weights())
+            if self.generator is not None:  # its own copy: loaded between two of its forward passes
+                self.generator.publish_local(self.c.model.state_dict(), self.step + 1)
             return
         from agentrl.rollout.backends import BackendError
 
@@ -254,6 +308,10 @@ class Trainer:
         except BackendError as e:
             self._check_servers()  # raises ServerDied when a server is down
             raise ServerDied(f"weight sync failed: {e}") from None
+        self.backend.version = getattr(self.backend, "version", 0) + 1
+        if self.generator is not None:
+            self.generator.backend.version = self.step + 1  # requests sent from now on sample the new weights
+            self.generator.publish(self.step + 1)
 
     def _dynamic_sampling(self, groups: list[list[Trajectory]], step: int) -> list[list[Trajectory]]:
         """DAPO: keep only groups whose rewards differ; sample more tasks until the batch is full."""
@@ -280,6 +338,8 @@ class Trainer:
         data_pos, rng = self.data_pos, None
         if interrupted and self._step_start is not None:
             data_pos, rng = self._step_start
+        if self.generator is not None:  # batches in flight are dropped: a resumed run collects them anew
+            data_pos = self.generator.resume_data_pos(self.step)
         return save_checkpoint(self.run_dir, self.step, self.c.model, self.c.tokenizer, self.learner.optimizer,
                                {"data_pos": data_pos, "learner_step_count": self.learner.step_count}, rng=rng)
 
@@ -295,6 +355,12 @@ class Trainer:
                             disable=not tcfg.log.progress)
         self.log(f"run directory: {self.run_dir}")
         try:
+            if self.steps_ahead and self.step < tcfg.steps:
+                from agentrl.async_rollout import AsyncGenerator
+
+                self.generator = AsyncGenerator(self, self.steps_ahead)
+                self.generator.start()
+                self._last_step_end = None
             with progress:
                 bar = progress.add_task("train", total=tcfg.steps, completed=self.step, status="")
                 if self.step == 0 and tcfg.eval_every:
@@ -303,7 +369,7 @@ class Trainer:
                     self.log(f"step 0 (warm start): eval success {row['eval/success']:.3f}")
                 recent: list[tuple[int, float]] = []  # train rewards since the last eval
                 while self.step < tcfg.steps and not self._stop:
-                    row = self.train_step()
+                    row = self.train_step_async() if self.generator is not None else self.train_step()
                     self._step_start = None
                     recent.append((self.step, row["reward"]))
                     if tcfg.eval_every and self.step % tcfg.eval_every == 0:
@@ -311,6 +377,8 @@ class Trainer:
                             row.update(self.evaluate())
                         except ServerDied as e:
                             raise ServerDied(str(e), row=row) from None
+                        if self.generator is not None:  # the next step's wall time leaves the evaluation out
+                            self._last_step_end = (time.perf_counter(), self.generator.busy_s())
                         mean = sum(r for _, r in recent) / len(recent)
                         span = f"steps {recent[0][0]}-{self.step}" if len(recent) > 1 else f"step {self.step}"
                         progress.console.print(f"step {self.step}: eval success {row['eval/success']:.3f} "
@@ -342,9 +410,16 @@ class Trainer:
             self.log(f"stopped at step {self.step}, the last completed step (saved in {path}); restart the server "
                      f"and resume with: {resume_command(self.run_dir)}")
             return 3
+        except GeneratorCrashed as e:
+            path = self.save(interrupted=True)
+            self.log(f"error: {e}; stopped at step {self.step}, the last completed step (saved in {path}); "
+                     f"resume with: {resume_command(self.run_dir)}")
+            return 1
         finally:
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, previous_int)
+            if self.generator is not None:
+                self.generator.close()
             self.metrics.close()
             pending = asyncio.all_tasks(self.loop)  # a second Ctrl-C can leave a batch half-collected
             for task in pending:

@@ -2,7 +2,8 @@
 
 A :class:`Trajectory` is one growing list of token ids with a parallel loss mask (1 exactly on tokens the
 model generated, 0 on prompt, observation and template tokens) and the rollout log-probs of the generated
-tokens. Generated ids are appended exactly as the backend returned them; environment messages are appended
+tokens, and the weight version that sampled each generated token (for asynchronous training: how many
+learner steps the sampling weights had seen). Generated ids are appended exactly as the backend returned them; environment messages are appended
 as chat-template deltas (:class:`agentrl.chat.ChatFormat`). Nothing generated is ever re-tokenised.
 """
 
@@ -25,6 +26,7 @@ class Turn:
     observation: str | None = None
     reward: float = 0.0
     finish_reason: str = ""
+    weight_version: int = -1  # the oldest weight version that sampled a token of this turn (-1: none)
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Trajectory:
         token_ids: the whole context: prompt, generated tokens, template tokens, observations.
         loss_mask: 1 on generated tokens, 0 elsewhere (same length as ``token_ids``).
         logprobs: rollout log-prob of each generated token, 0.0 elsewhere (same length).
+        versions: the weight version that sampled each generated token, -1 elsewhere (same length; empty in
+            trajectories saved before versions were recorded).
         system_len: tokens of the rendered system message at the start (a teacher may replace them).
         prompt_len: tokens before the first generated token.
         turns: per-turn spans, generated text, parsed action and the env's observation.
@@ -47,6 +51,7 @@ class Trajectory:
     token_ids: list[int] = field(default_factory=list)
     loss_mask: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
     system_len: int = 0
     prompt_len: int = 0
     turns: list[Turn] = field(default_factory=list)
@@ -69,15 +74,23 @@ class Trajectory:
         return traj
 
     def add_generation(self, ids: list[int], logprobs: list[float], text: str = "",
-                       finish_reason: str = "") -> Turn:
-        """Append tokens exactly as the backend sampled them (mask 1) and open a new turn."""
+                       finish_reason: str = "", versions: list[int] | int = 0) -> Turn:
+        """Append tokens exactly as the backend sampled them (mask 1) and open a new turn.
+
+        ``versions``: the weight version of each token (one int for all of them)."""
         if len(ids) != len(logprobs):
             raise ValueError(f"got {len(ids)} generated ids but {len(logprobs)} logprobs")
+        versions = [int(versions)] * len(ids) if isinstance(versions, int) else [int(v) for v in versions]
+        if len(versions) != len(ids):
+            raise ValueError(f"got {len(ids)} generated ids but {len(versions)} weight versions")
+        self._sync_versions()
+        self.versions.extend(versions)
         start = len(self.token_ids)
         self.token_ids.extend(int(i) for i in ids)
         self.loss_mask.extend([1] * len(ids))
         self.logprobs.extend(float(x) for x in logprobs)
-        turn = Turn(start, len(self.token_ids), text=text, finish_reason=finish_reason)
+        turn = Turn(start, len(self.token_ids), text=text, finish_reason=finish_reason,
+                    weight_version=min(versions, default=-1))
         self.turns.append(turn)
         return turn
 
@@ -93,15 +106,28 @@ class Trajectory:
         self._extend(fmt.message_ids(content, role), 0)
 
     def _extend(self, ids: list[int], mask: int) -> None:
+        self._sync_versions()
         self.token_ids.extend(int(i) for i in ids)
         self.loss_mask.extend([mask] * len(ids))
         self.logprobs.extend([0.0] * len(ids))
+        self.versions.extend([-1] * len(ids))
+
+    def _sync_versions(self) -> None:
+        """Bring ``versions`` level with ``token_ids`` (a trajectory built without it: version 0, -1 off-mask)."""
+        if len(self.versions) < len(self.token_ids):
+            self.versions.extend(0 if m else -1 for m in self.loss_mask[len(self.versions):])
 
     # ------------------------------------------------------------------ views
     @property
     def failed(self) -> bool:
         """True when the episode did not complete normally; the learner excludes failed trajectories."""
         return self.error is not None
+
+    def agent_versions(self) -> list[int]:
+        """The weight version of every generated token, in order (0 where none was recorded)."""
+        if len(self.versions) != len(self.token_ids):
+            return [0] * self.num_agent_tokens
+        return [v for v, m in zip(self.versions, self.loss_mask) if m]
 
     @property
     def num_agent_tokens(self) -> int:
@@ -114,6 +140,7 @@ class Trajectory:
         """Raise ``AssertionError`` if the parallel lists or turn spans are inconsistent."""
         n = len(self.token_ids)
         assert len(self.loss_mask) == n and len(self.logprobs) == n, "token_ids/loss_mask/logprobs lengths differ"
+        assert not self.versions or len(self.versions) == n, "versions and token_ids lengths differ"
         assert all(m in (0, 1) for m in self.loss_mask), "loss_mask holds values other than 0/1"
         assert not any(self.loss_mask[: self.prompt_len]), "prompt tokens are masked in"
         covered = [0] * n

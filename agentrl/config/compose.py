@@ -165,12 +165,15 @@ def _compose(overrides: list[str] | None, root: Path) -> tuple[dict[str, Any], d
 def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
     """Field names of the section at ``path`` (for suggestions)."""
     cls: Any = model
+    def names(c: Any) -> dict[str, Any]:  # a field's alias (``async``) is the name configs use
+        return {f.alias or k: f for k, f in getattr(c, "model_fields", {}).items()}
+
     for part in path:
-        field = getattr(cls, "model_fields", {}).get(part)
+        field = names(cls).get(part)
         if field is None:
             return []
         cls = field.annotation
-    return list(getattr(cls, "model_fields", {}))
+    return list(names(cls))
 
 
 def validate(data: dict[str, Any]) -> Config:

@@ -180,8 +180,28 @@ class LogConfig(Section):
     wandb_project: str = "agentrl"
 
 
+class AsyncConfig(Section):
+    """Asynchronous off-policy training (``trainer.async``): generation overlaps the learner."""
+
+    steps_ahead: int = Field(0, ge=0, description="0 = the synchronous loop (collect, learn, sync, repeat); "
+                                                  "k > 0 = generation runs continuously, up to k learner steps "
+                                                  "ahead of the learner (no trained token is sampled by "
+                                                  "weights more than k versions old)")
+    max_staleness: int | None = Field(None, ge=0, description="turns sampled by weights more than this many "
+                                                              "versions behind the learner get no gradient "
+                                                              "(counted in async/dropped_tokens); null = "
+                                                              "steps_ahead")
+    is_cap: float = Field(2.0, gt=0, description="cap C of the behaviour importance weight "
+                                                 "min(pi_prox/pi_behav, C) of the decoupled loss (algo.tis_cap "
+                                                 "wins when set)")
+
+
 class TrainerConfig(Section):
     """The training loop: how long, how often to evaluate and checkpoint, where to write."""
+
+    # ``async`` is a Python keyword: the field is ``async_``, read and written as ``trainer.async``
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_by_name=True,
+                              validate_by_alias=True, serialize_by_alias=True)
 
     steps: int = Field(20, ge=0)
     tasks_per_step: int = Field(4, ge=1)
@@ -193,6 +213,7 @@ class TrainerConfig(Section):
     resume: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log: LogConfig = Field(default_factory=LogConfig)
+    async_: AsyncConfig = Field(default_factory=AsyncConfig, alias="async")
 
 
 class EvalConfig(Section):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 #: Metrics plotted when present, in this order.
 CURVES = ["reward", "success", "eval/success", "sc/weight_mean", "sc/d_p75", "entropy", "grad_norm",
-          "time/step_s"]
+          "time/step_s", "util/generator", "util/learner", "async/staleness_mean", "async/offpolicy_token_share"]
 
 
 @dataclass

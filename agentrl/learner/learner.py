@@ -32,6 +32,7 @@ from agentrl.learner.advantages import (ROUTES, GroupPlan, RolloutPlan, diversit
                                         is_informative, percentile_c, route_group, sc_enabled)
 from agentrl.learner.logprobs import TokenScorer, TokenScores
 from agentrl.learner.loss import policy_loss, row_scales, sc_token_weights, truncated_is
+from agentrl.learner.offpolicy import stale_keep
 from agentrl.learner.reference import TeacherPrompt, teacher_policy
 from agentrl.learner.batching import pack_by_tokens, pad_right
 from agentrl.learner.teacher import TeacherJob, agent_positions, teacher_hidden_states
@@ -105,6 +106,7 @@ class Learner:
             self.optimizer = factory(list(self.scorer.parameters()))
         self.autocast_dtype = autocast_dtype if self.device.type == "cuda" else None
         self.step_count = 0
+        self.max_staleness: int | None = None  # async training: older turns get no gradient (offpolicy.py)
 
     # ------------------------------------------------------------------ helpers
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -395,6 +397,9 @@ class Learner:
                 rollout_lp = torch.tensor([p.traj.logprobs[t] for p in mb for t in agent_positions(p.traj)],
                                           dtype=torch.float32, device=self.device)
                 tis = truncated_is(old_logp, rollout_lp, cfg.tis_cap)
+            keep = stale_keep(mb, self.step_count - 1, self.max_staleness, self.device)
+            if keep is not None:  # the weights are version step_count - 1 during this step
+                tis = keep if tis is None else tis * keep
             scale = row_scales(lengths, cfg.loss_agg, int(num_seqs), int(num_tokens), self.device)
             out = policy_loss(s.logp, old_logp, adv, weights, clip_low=cfg.clip_low, clip_high=cfg.clip_high,
                               row_scale=scale, tis=tis)

@@ -249,9 +249,12 @@ class RolloutEngine:
             room = cfg.max_context_tokens - len(traj.token_ids)
             sp = base.replace(max_new_tokens=min(cfg.max_new_tokens, room),
                               seed=derive_seed("gen", seed, task_id, index, turn))
+            version = int(getattr(self.backend, "version", 0))  # the newest weights the backend had by now
             gen = await self._generate(traj.token_ids, sp, session, stats)
             text = fmt.tokenizer.decode(gen.ids, skip_special_tokens=True)
-            t = traj.add_generation(gen.ids, gen.logprobs, text=text, finish_reason=gen.finish_reason)
+            versions = gen.meta.get("weight_versions") if isinstance(gen.meta, dict) else None
+            t = traj.add_generation(gen.ids, gen.logprobs, text=text, finish_reason=gen.finish_reason,
+                                    versions=versions if versions is not None else version)
             if gen.finish_reason == "length" and len(traj.token_ids) >= cfg.max_context_tokens:
                 traj.end_reason = "context_limit"  # the reply was cut by the context: do not act on it
                 break

@@ -37,6 +37,7 @@ class HTTPBackendBase:
         self.urls = urls
         self.request_timeout_s = float(request_timeout_s)
         self.inflight = {u: 0 for u in urls}
+        self.version = 0  # the trainer's weight version the servers hold (the trainer sets it after each sync)
         self._sticky: OrderedDict[str, str] = OrderedDict()
         self._max_sessions = max_sessions
         self._session: aiohttp.ClientSession | None = None

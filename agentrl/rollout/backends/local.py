@@ -49,6 +49,7 @@ class _Request:
     callback: Any  # called once with a Generation or an Exception (from the worker thread)
     out_ids: list[int] = field(default_factory=list)
     out_logprobs: list[float] = field(default_factory=list)
+    out_versions: list[int] = field(default_factory=list)  # the weight version each token was sampled with
     cancelled: bool = False
     finish: str | None = None
     session_id: str | None = None
@@ -156,18 +157,22 @@ class LocalBackend:
             raise box[0]
         return box[0]
 
-    async def update_weights(self, state_dict: dict[str, torch.Tensor] | None = None, **_: Any) -> int:
+    async def update_weights(self, state_dict: dict[str, torch.Tensor] | None = None, *,
+                             version: int | None = None, **_: Any) -> int:
         """Use new weights: in place (nothing to copy; just a new version) or from ``state_dict``.
 
-        Returns the new :attr:`version`. Safe to call while requests run: the copy waits for the current
-        decode step to end.
+        Returns the new :attr:`version` (``version`` when given, else the old one + 1). Safe to call while
+        requests run: the copy waits for the current decode step to end, and the next step samples with the
+        new weights and records the new version for its tokens.
         """
         if state_dict is not None:
             def load() -> None:
                 with self.model_lock, torch.no_grad():
                     self.model.load_state_dict(state_dict, strict=False)
+                    if version is not None:
+                        self.version = int(version)
             await asyncio.to_thread(load)
-        self.version += 1
+        self.version = self.version + 1 if version is None else int(version)
         return self.version
 
     async def close(self) -> None:
@@ -345,7 +350,7 @@ class LocalBackend:
     def _finish(self, r: _Request) -> None:
         reason = "abort" if r.cancelled and r.finish is None else r.finish
         r.callback(Generation(r.out_ids, r.out_logprobs, reason, prompt_tokens=len(r.prompt),
-                              meta={"weight_version": self.version}))
+                              meta={"weight_version": self.version, "weight_versions": r.out_versions}))
 
     def _store_prefix(self, r: _Request, cache: Any, mask: torch.Tensor, i: int) -> None:
         """Keep a finished row's KV (its real, right-aligned columns) for its session's next turn."""
@@ -421,6 +426,7 @@ class LocalBackend:
                 continue
             r.out_ids.append(t)
             r.out_logprobs.append(lp)
+            r.out_versions.append(self.version)
             self.stats.generated_tokens += 1
             if t in r.stop:
                 r.finish = "stop"
