@@ -6,8 +6,8 @@ newest intact checkpoint), Ctrl-C or SIGTERM to save and stop. One trainer per r
 backends are probed before the first evaluation; a server that dies mid-run ends the run with the last
 completed step saved and the resume command printed (exit code 3).
 
-``trainer.async.steps_ahead = k > 0`` overlaps generation with learning (:mod:`agentrl.async_rollout`): the
-learner trains on batches sampled by weights up to k versions old, with the decoupled off-policy loss
+``trainer.async.steps_ahead = k > 0`` overlaps generation with learning (:mod:`agentrl.rollout.async_generator`):
+the learner trains on batches sampled by weights up to k versions old, with the decoupled off-policy loss
 (:mod:`agentrl.learner.offpolicy`); ``k = 0`` is the synchronous loop, unchanged. A crash of the generator
 ends the run with the last completed step saved (exit code 1).
 """
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentrl.async_rollout import GeneratorCrashed
+from agentrl.rollout.async_generator import GeneratorCrashed
 from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, rng_state,
                                 save_checkpoint, set_rng_state)
 from agentrl.components import build_components
@@ -356,7 +356,7 @@ class Trainer:
         self.log(f"run directory: {self.run_dir}")
         try:
             if self.steps_ahead and self.step < tcfg.steps:
-                from agentrl.async_rollout import AsyncGenerator
+                from agentrl.rollout.async_generator import AsyncGenerator
 
                 self.generator = AsyncGenerator(self, self.steps_ahead)
                 self.generator.start()

@@ -85,7 +85,7 @@ def test_staleness_never_exceeds_k_and_every_token_has_a_version(tiny_cache, tmp
 
 
 def test_k0_is_the_synchronous_loop(tiny_cache, tmp_path, monkeypatch):
-    import agentrl.async_rollout as ar
+    import agentrl.rollout.async_generator as ar
 
     def refuse(*a, **k):
         raise AssertionError("k=0 must not build the async generator")
