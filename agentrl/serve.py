@@ -390,17 +390,21 @@ class GenerateServer:
                                   "weight_version": str(self.backend.version)})
 
 
+#: where the app keeps its :class:`GenerateServer` (``runner.app[SERVER_KEY]``)
+SERVER_KEY: web.AppKey[GenerateServer] = web.AppKey("server", GenerateServer)
+
+
 async def start_server(backend: LocalBackend, host: str = "127.0.0.1", port: int = 0, *,
                        middlewares: list[Any] | None = None, **kw: Any) -> tuple[web.AppRunner, str]:
     """Start the server in the running loop; returns the runner (``await runner.cleanup()``) and its URL.
 
     ``kw`` goes to :class:`GenerateServer` (``token``, ``weights_root``...). A non-loopback ``host`` needs a
-    token. The :class:`GenerateServer` is ``runner.app["server"]``.
+    token. The :class:`GenerateServer` is ``runner.app[SERVER_KEY]``.
     """
     server = GenerateServer(backend, **kw)
     require_token_off_loopback(host, server.token, "agentrl.serve", TOKEN_ENV)
     app = server.app(middlewares)
-    app["server"] = server
+    app[SERVER_KEY] = server
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

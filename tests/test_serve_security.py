@@ -16,7 +16,7 @@ from aiohttp import web
 
 from agentrl.models import tiny_qwen3
 from agentrl.rollout.backends.local import LocalBackend
-from agentrl.serve import GenerateServer, start_server
+from agentrl.serve import SERVER_KEY, GenerateServer, start_server
 
 VOCAB = 300
 CONTEXT = 512
@@ -32,7 +32,7 @@ async def served(model):
     backend = LocalBackend(model, max_context_tokens=CONTEXT, eos_token_ids=[])
     runner, url = await start_server(backend)
     async with aiohttp.ClientSession() as http:
-        yield backend, url, runner.app["server"], http
+        yield backend, url, runner.app[SERVER_KEY], http
     await runner.cleanup()
     await backend.close()
 
