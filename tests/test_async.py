@@ -326,3 +326,34 @@ def test_other_algorithms_run_async(tiny_cache, tmp_path, algo):
     rows = _rows(run_dir)
     assert [r["step"] for r in rows] == [0, 1, 2, 3] and "eval/success" in rows[-1]
     assert all(r["async/staleness_max"] <= 1 for r in rows[1:])
+
+
+@pytest.mark.slow
+def test_an_async_run_against_a_real_server_process_syncs_every_version(tiny_cache, tmp_path, monkeypatch):
+    """k = 1 with agentrl's server in its own process: staleness <= 1 on every trained token, and the server
+    ends on the learner's last weights (every published version reached it)."""
+    import urllib.request
+
+    from tests.test_trainer import _free_port, _start_server
+
+    warm = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=0", "run_name=warm-async"))
+    model_dir = latest_checkpoint(warm)
+    port = _free_port()
+    server = _start_server(model_dir, port)
+    seen = _record_steps(monkeypatch)
+    try:
+        run_dir = agentrl.train(["rollout=sglang", *_overrides(
+            tiny_cache, tmp_path, f"model.path={model_dir}", f"rollout.urls=[http://127.0.0.1:{port}]",
+            "rollout.max_context_tokens=1024", "trainer.steps=4", "trainer.async.steps_ahead=1", "algo=grpo",
+            "run_name=async-srv")])
+        info = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/get_model_info", timeout=30).read())
+    finally:
+        server.kill()
+        server.wait()
+    assert [v for v, _ in seen] == [0, 1, 2, 3]
+    lags = [version - v for version, groups in seen for g in groups for t in g if not t.failed
+            for v in t.agent_versions()]
+    assert lags and all(0 <= x <= 1 for x in lags) and max(lags) == 1
+    assert [r["step"] for r in _rows(run_dir)] == [1, 2, 3, 4]
+    # the server loaded every version the learner published, the last one after step 4
+    assert info["weight_version"] == "4" and info["model_path"] == str((run_dir / "weights_sync").resolve())
