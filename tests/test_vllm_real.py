@@ -213,3 +213,39 @@ def test_a_crashed_server_is_reported_and_close_stops_every_process(server):
             os.killpg(proc.pid, 0)
             import time
             time.sleep(0.1)
+
+
+def test_async_training_on_a_launched_vllm_server(tmp_path, monkeypatch):
+    """A real training run on vLLM, k = 1: agentrl launches the server for the tiny model, the generator keeps
+    rolling out while the learner trains, each step's weights reach the server, staleness stays <= 1."""
+    import copy as copy_mod
+    import json
+
+    import agentrl
+    from agentrl.learner import Learner
+
+    _vllm_python()
+    seen: list[tuple[int, list]] = []
+    real = Learner.step
+
+    def step(self, groups):
+        seen.append((self.step_count, copy_mod.deepcopy(list(groups))))
+        return real(self, groups)
+
+    monkeypatch.setattr(Learner, "step", step)
+    run_dir = agentrl.train([
+        "env=guess", "env.kwargs.high=16", "env.kwargs.max_turns=4", f"model.cache_dir={tmp_path / 'cache'}",
+        "model.tiny.sft_episodes=40", "model.tiny.sft_epochs=1", "model.tiny.hidden_size=64",
+        "model.tiny.num_heads=2", "model.tiny.num_kv_heads=1", "model.tiny.num_layers=2",
+        "model.tiny.intermediate_size=128", "model.tiny.vocab_size=512", "rollout=vllm", "rollout.launch=true",
+        f"rollout.urls=[http://127.0.0.1:{_free_port()}]", "rollout.max_new_tokens=8",
+        "rollout.max_context_tokens=512", "rollout.request_timeout_s=600", "trainer.tasks_per_step=2",
+        "algo.group_size=4", "algo=grpo", "trainer.eval_every=0", "trainer.log.progress=false",
+        "trainer.steps=3", "trainer.async.steps_ahead=1", f"trainer.output_dir={tmp_path}", "run_name=vllm-async"])
+    assert [v for v, _ in seen] == [0, 1, 2]
+    lags = [version - v for version, groups in seen for g in groups for t in g if not t.failed
+            for v in t.agent_versions()]
+    assert lags and all(0 <= x <= 1 for x in lags) and max(lags) == 1
+    assert not any(t.failed for _, groups in seen for g in groups for t in g)
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(r["async/staleness_max"] <= 1 for r in rows)
