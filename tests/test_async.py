@@ -24,6 +24,8 @@ from agentrl.rollout.backends.sglang import SGLangBackend
 from agentrl.rollout.engine import RolloutEngine
 from agentrl.serve import start_server
 from envs.guess import GuessNumberEnv
+from tests.learner_fixtures import record_learner_steps
+from tests.test_trainer import _overrides as trainer_overrides
 from tests.learner_utils import make_group
 
 
@@ -33,33 +35,17 @@ def tiny_cache(tmp_path_factory) -> Path:
 
 
 def _overrides(cache: Path, out: Path, *extra: str) -> list[str]:
-    return ["env=guess", "env.kwargs.high=16", "env.kwargs.max_turns=4", f"model.cache_dir={cache}",
-            "model.tiny.sft_episodes=40", "model.tiny.sft_epochs=1", "model.tiny.hidden_size=64",
-            "model.tiny.num_layers=2", "model.tiny.intermediate_size=128", "model.tiny.vocab_size=512",
-            "rollout.max_new_tokens=8", "trainer.tasks_per_step=2", "algo.group_size=4", "trainer.eval_tasks=4",
-            "trainer.log.progress=false", "trainer.eval_every=0", f"trainer.output_dir={out}", *extra]
+    """test_trainer's small guess run, without evals."""
+    return trainer_overrides(cache, out, "trainer.eval_every=0", *extra)
 
 
 def _rows(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-def _record_steps(monkeypatch) -> list[tuple[int, list]]:
-    """Patch Learner.step to record (weight version during the step, groups) of every learner step."""
-    seen: list[tuple[int, list]] = []
-    real = Learner.step
-
-    def step(self, groups):
-        seen.append((self.step_count, copy.deepcopy(list(groups))))
-        return real(self, groups)
-
-    monkeypatch.setattr(Learner, "step", step)
-    return seen
-
-
 @pytest.mark.parametrize("k", [1, 2])
 def test_staleness_never_exceeds_k_and_every_token_has_a_version(tiny_cache, tmp_path, monkeypatch, k):
-    seen = _record_steps(monkeypatch)
+    seen = record_learner_steps(monkeypatch)
     run_dir = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=5", f"trainer.async.steps_ahead={k}",
                                        "algo=grpo", f"run_name=k{k}"))
     assert [v for v, _ in seen] == [0, 1, 2, 3, 4]
@@ -340,7 +326,7 @@ def test_an_async_run_against_a_real_server_process_syncs_every_version(tiny_cac
     model_dir = latest_checkpoint(warm)
     port = _free_port()
     server = _start_server(model_dir, port)
-    seen = _record_steps(monkeypatch)
+    seen = record_learner_steps(monkeypatch)
     try:
         run_dir = agentrl.train(["rollout=sglang", *_overrides(
             tiny_cache, tmp_path, f"model.path={model_dir}", f"rollout.urls=[http://127.0.0.1:{port}]",

@@ -5,19 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from learner_fixtures import fmt  # noqa: F401 - fixture
 from learner_utils import make_group
 
-from agentrl.chat import ChatFormat
 from agentrl.config.schema import AlgoConfig
 from agentrl.learner.advantages import (diversity_advantages, f_weight, is_informative, normalize,
                                         overlong_penalty, percentile_c, route_group)
 from agentrl.learner.loss import sc_token_weights
 from policies.base import Policy
-
-
-@pytest.fixture(scope="module")
-def fmt(bpe_tokenizer):
-    return ChatFormat(bpe_tokenizer, chat_template="tiny")
 
 
 @pytest.fixture(scope="module")

@@ -6,33 +6,13 @@ import copy
 
 import pytest
 import torch
+from learner_fixtures import base_model, fmt, policy  # noqa: F401 - fixtures
 from learner_utils import make_group
 
 import agentrl.learner.learner as learner_mod
-from agentrl.chat import ChatFormat
 from agentrl.config.schema import AlgoConfig
 from agentrl.learner import Learner
 from agentrl.learner.teacher import agent_positions, teacher_input_ids
-from agentrl.models import tiny_qwen3
-from policies.base import Policy
-
-
-@pytest.fixture(scope="module")
-def fmt(bpe_tokenizer):
-    return ChatFormat(bpe_tokenizer, chat_template="tiny")
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return Policy(system_prompt="You are a helpful assistant.")
-
-
-@pytest.fixture(scope="module")
-def base_model(bpe_tokenizer):
-    # initializer_range 0.1 (not 0.02) makes the random model attend to its context, so τ moves the teacher
-    # by D ~ 0.1 as in the paper; with D ~ 1e-4 float32 KL has no significant digits left to compare.
-    return tiny_qwen3(len(bpe_tokenizer), hidden_size=32, num_layers=2, intermediate_size=64, seed=2,
-                      initializer_range=0.1)
 
 
 @pytest.fixture(scope="module")

@@ -7,34 +7,14 @@ import copy
 
 import pytest
 import torch
+from learner_fixtures import base_model, d_direct, fmt, policy, spy_sc_weights  # noqa: F401 - fixtures
 from learner_utils import make_group
 from torch.utils.checkpoint import set_checkpoint_early_stop
 
-import agentrl.learner.learner as learner_mod
 import agentrl.learner.logprobs as logprobs_mod
-from agentrl.chat import ChatFormat
 from agentrl.config.schema import AlgoConfig
 from agentrl.learner import Learner
-from agentrl.learner.logprobs import TokenScorer, token_scores
-from agentrl.learner.teacher import TeacherJob, agent_positions, teacher_hidden_states
-from agentrl.models import tiny_qwen3
-from policies.base import Policy
-
-
-@pytest.fixture(scope="module")
-def fmt(bpe_tokenizer):
-    return ChatFormat(bpe_tokenizer, chat_template="tiny")
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return Policy(system_prompt="You are a helpful assistant.")
-
-
-@pytest.fixture(scope="module")
-def base_model(bpe_tokenizer):
-    return tiny_qwen3(len(bpe_tokenizer), hidden_size=32, num_layers=2, intermediate_size=64, seed=2,
-                      initializer_range=0.1)
+from agentrl.learner.logprobs import token_scores
 
 
 @pytest.fixture(scope="module")
@@ -83,38 +63,14 @@ def test_each_self_conditioned_token_meets_the_teacher_once(base_model, fmt, pol
     assert sum(teacher_rows) == sc_tokens  # the solve-none rows in the no-gradient pass only, none in backward
 
 
-def _d_direct(model, fmt, policy, plans):
-    """D per self-conditioned rollout, one rollout at a time, teacher and student from ``model``."""
-    scorer = TokenScorer(copy.deepcopy(model)).eval()
-    sc = [p for p in plans if p.sc]
-    with torch.no_grad():
-        hidden, _ = teacher_hidden_states(scorer, fmt, policy, [TeacherJob(p.traj, p.reference, p.verified)
-                                                                for p in sc], token_budget=10_000)
-        out = []
-        for p, h in zip(sc, hidden):
-            pos = agent_positions(p.traj)
-            s = scorer(torch.tensor([p.traj.token_ids]), torch.tensor([t - 1 for t in pos]),
-                       targets=torch.tensor([p.traj.token_ids[t] for t in pos]), teacher_hidden=h,
-                       teacher_rows=torch.arange(len(pos)))
-            out.append(s.kl)
-    return torch.cat(out)
-
-
 @pytest.mark.parametrize("tokens", [100_000, 120])
 def test_the_updates_d_equals_d_from_the_starting_weights(base_model, fmt, policy, groups, monkeypatch, tokens):
-    used = []
-    real = learner_mod.sc_token_weights
-
-    def spy(kl, active, **kw):
-        used.append(kl[active].detach().clone())
-        return real(kl, active, **kw)
-
-    monkeypatch.setattr(learner_mod, "sc_token_weights", spy)
+    used = spy_sc_weights(monkeypatch)
     cfg = AlgoConfig(name="sc_grpo", micro_batch_tokens=tokens)
     Learner(copy.deepcopy(base_model), fmt, policy, cfg).step(groups)
     probe = Learner(copy.deepcopy(base_model), fmt, policy, cfg)
     probe.step_count = 1
-    want = _d_direct(base_model, fmt, policy, [p for gp in probe.route(groups)[0] for p in gp.rollouts])
+    want = d_direct(base_model, fmt, policy, [p for gp in probe.route(groups)[0] for p in gp.rollouts])
     got = torch.cat(used)
     assert got.numel() == want.numel() and float(want.mean()) > 1e-2
     assert torch.allclose(got.sort().values, want.sort().values, atol=1e-6, rtol=1e-5)

@@ -7,15 +7,15 @@ import copy
 
 import pytest
 import torch
+from learner_fixtures import d_direct, spy_sc_weights
 from learner_utils import make_group
 
 import agentrl.learner.learner as learner_mod
 from agentrl.chat import ChatFormat
 from agentrl.config.schema import AlgoConfig
 from agentrl.learner import Learner
-from agentrl.learner.logprobs import TokenScorer
 from agentrl.learner.reference import TeacherPrompt, render_tau
-from agentrl.learner.teacher import TeacherJob, teacher_hidden_states, teacher_input_ids
+from agentrl.learner.teacher import teacher_input_ids
 from agentrl.models import tiny_qwen3
 from agentrl.trajectory import Trajectory
 from policies.answer import AnswerPolicy
@@ -121,23 +121,6 @@ def test_the_solve_none_reference_is_not_called_verified(fmt, monkeypatch):
         assert not verified and policy.guide_unverified.strip() in text and policy.guide.strip() not in text
 
 
-def _d_reference(frozen, fmt, policy, plans):
-    """D per self-conditioned rollout with teacher *and* student taken from ``frozen`` weights."""
-    scorer = TokenScorer(frozen).eval()
-    sc = [p for p in plans if p.sc]
-    with torch.no_grad():
-        hidden, _ = teacher_hidden_states(scorer, fmt, policy, [TeacherJob(p.traj, p.reference, p.verified)
-                                                                for p in sc], token_budget=10_000)
-        out = []
-        for p, h in zip(sc, hidden):
-            pos = [t for t, m in enumerate(p.traj.loss_mask) if m]
-            s = scorer(torch.tensor([p.traj.token_ids]), torch.tensor([t - 1 for t in pos]),
-                       targets=torch.tensor([p.traj.token_ids[t] for t in pos]), teacher_hidden=h,
-                       teacher_rows=torch.arange(len(pos)))
-            out.append(s.kl)
-    return torch.cat(out)
-
-
 def test_several_updates_share_one_teacher_the_steps_starting_weights(fmt, monkeypatch):
     policy = Policy(system_prompt="You are a helpful assistant.")
     model = tiny_qwen3(len(fmt.tokenizer), hidden_size=32, num_layers=2, intermediate_size=64, seed=2,
@@ -145,21 +128,14 @@ def test_several_updates_share_one_teacher_the_steps_starting_weights(fmt, monke
     frozen = copy.deepcopy(model)
     groups = [make_group(fmt, policy, k, [1, 0, 1, 0, 1, 0], seed=s, vocab=len(fmt.tokenizer))
               for s, k in enumerate("ab")]
-    used = []
-    real = learner_mod.sc_token_weights
-
-    def spy(kl, active, **kw):
-        used.append(kl[active].detach().clone())
-        return real(kl, active, **kw)
-
-    monkeypatch.setattr(learner_mod, "sc_token_weights", spy)
+    used = spy_sc_weights(monkeypatch)
     learner = Learner(model, fmt, policy, AlgoConfig(name="sc_grpo", lr=5e-2, updates_per_batch=2,
                                                      micro_batch_tokens=100_000))
     learner.step(groups)
     probe = Learner(copy.deepcopy(frozen), fmt, policy, learner.cfg)
     probe.step_count = 1
     plans = [p for gp in probe.route(groups)[0] for p in gp.rollouts]
-    want = _d_reference(frozen, fmt, policy, plans)
+    want = d_direct(frozen, fmt, policy, plans)
     got = torch.cat(used)
     assert len(used) == 2 and got.numel() == want.numel()       # one micro-batch in each of the two updates
     assert torch.allclose(got.sort().values, want.sort().values, atol=1e-5, rtol=1e-4)

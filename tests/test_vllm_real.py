@@ -218,21 +218,13 @@ def test_a_crashed_server_is_reported_and_close_stops_every_process(server):
 def test_async_training_on_a_launched_vllm_server(tmp_path, monkeypatch):
     """A real training run on vLLM, k = 1: agentrl launches the server for the tiny model, the generator keeps
     rolling out while the learner trains, each step's weights reach the server, staleness stays <= 1."""
-    import copy as copy_mod
     import json
 
     import agentrl
-    from agentrl.learner import Learner
+    from tests.learner_fixtures import record_learner_steps
 
     _vllm_python()
-    seen: list[tuple[int, list]] = []
-    real = Learner.step
-
-    def step(self, groups):
-        seen.append((self.step_count, copy_mod.deepcopy(list(groups))))
-        return real(self, groups)
-
-    monkeypatch.setattr(Learner, "step", step)
+    seen = record_learner_steps(monkeypatch)
     run_dir = agentrl.train([
         "env=guess", "env.kwargs.high=16", "env.kwargs.max_turns=4", f"model.cache_dir={tmp_path / 'cache'}",
         "model.tiny.sft_episodes=40", "model.tiny.sft_epochs=1", "model.tiny.hidden_size=64",

@@ -1,4 +1,4 @@
-"""Build ``data/bundled.jsonl`` from ``problems.py``: ``python -m envs.code.build_bundled``.
+"""Build ``data/bundled.jsonl`` from the authored problems (``envs/code/problems/``): ``python -m envs.code.build_bundled``.
 
 For every problem: draw the hidden inputs (edge cases + a seeded generator), run the reference solution in the
 sandbox to get the expected outputs, check the reference against the hand-written public examples, and check

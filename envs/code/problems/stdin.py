@@ -1,56 +1,13 @@
-"""Authoring source of the bundled code tasks (original problems written for agentrl).
-
-Each problem has a statement, a reference solution, a deliberately wrong solution (a plausible bug), public
-examples with hand-written expected outputs, and a generator of hidden inputs. ``build_bundled.py`` turns
-this into ``data/bundled.jsonl`` (LiveCodeBench layout): it runs the reference in the sandbox to get the hidden
-outputs, checks the reference against the hand-written examples and checks that the wrong solution fails.
-"""
+"""Authored stdin problems (read stdin, print the answer)."""
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-
-@dataclass
-class Problem:
-    id: str
-    title: str
-    statement: str
-    ref: str
-    wrong: str
-    public: list[tuple[str, str]]
-    gen: Callable[[random.Random], str]
-    kind: str = "stdin"  # or "call"
-    func_name: str | None = None
-    starter: str = ""
-    edge: list[str] = field(default_factory=list)
-    difficulty: str = "easy"
-    n_hidden: int = 8
-
-
-def _ints(r: random.Random, n: int, lo: int, hi: int) -> list[int]:
-    return [r.randint(lo, hi) for _ in range(n)]
-
-
-def _line(xs) -> str:
-    return " ".join(map(str, xs))
-
-
-def _args(*xs) -> str:
-    """Input of a call test: one JSON value per line."""
-    return "\n".join(json.dumps(x) for x in xs)
-
-
-def _word(r: random.Random, lo=1, hi=8, alpha="abcde") -> str:
-    return "".join(r.choice(alpha) for _ in range(r.randint(lo, hi)))
-
+from envs.code.problems.base import Problem, ints, line, word
 
 P: list[Problem] = []
 
-# ------------------------------------------------------------------------------------------ stdin problems
 P.append(Problem(
     "sum-of-pair", "Sum of a pair",
     "Read two integers a and b (|a|, |b| <= 10^18) on one line and print a + b.",
@@ -65,7 +22,7 @@ P.append(Problem(
     "input()\nprint(max(map(int, input().split())))\n",
     "input()\nxs = list(map(int, input().split()))\nm = 0\nfor x in xs:\n    m = max(m, x)\nprint(m)\n",
     [("3\n1 5 2\n", "5\n"), ("1\n7\n", "7\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{_line(xs)}\n")(_ints(r, r.randint(1, 30), -100, 100)),
+    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 30), -100, 100)),
     edge=["3\n-4 -2 -9\n"]))
 
 P.append(Problem(
@@ -74,7 +31,7 @@ P.append(Problem(
     "print(sum(c in 'aeiou' for c in input()))\n",
     "print(sum(c in 'aeio' for c in input()))\n",
     [("hello world\n", "3\n"), ("xyz\n", "0\n")],
-    lambda r: " ".join(_word(r, 1, 7, "abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(1, 6))) + "\n",
+    lambda r: " ".join(word(r, 1, 7, "abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(1, 6))) + "\n",
     edge=["queue\n"]))
 
 P.append(Problem(
@@ -84,7 +41,7 @@ P.append(Problem(
     "print(' '.join(input().split()[::-1]))\n",
     "print(input()[::-1])\n",
     [("one two three\n", "three two one\n"), ("solo\n", "solo\n")],
-    lambda r: " ".join(_word(r, 2, 6) for _ in range(r.randint(2, 7))) + "\n"))
+    lambda r: " ".join(word(r, 2, 6) for _ in range(r.randint(2, 7))) + "\n"))
 
 P.append(Problem(
     "fizzbuzz-n", "FizzBuzz up to n",
@@ -114,7 +71,7 @@ P.append(Problem(
     "import sys\ndef isp(n):\n    i = 2\n    while i * i <= n:\n        if n % i == 0: return False\n        "
     "i += 1\n    return True\nd = sys.stdin.read().split()\nfor x in d[1:]:\n    print('YES' if isp(int(x)) else 'NO')\n",
     [("3\n2\n9\n13\n", "YES\nNO\nYES\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n" + "\n".join(map(str, xs)) + "\n")(_ints(r, 5, 1, 10**6)),
+    lambda r: (lambda xs: f"{len(xs)}\n" + "\n".join(map(str, xs)) + "\n")(ints(r, 5, 1, 10**6)),
     edge=["2\n1\n4\n"]))
 
 P.append(Problem(
@@ -131,7 +88,7 @@ P.append(Problem(
     "input()\nxs = sorted(set(map(int, input().split())))\nprint(xs[-2] if len(xs) > 1 else 'NONE')\n",
     "input()\nxs = sorted(map(int, input().split()))\nprint(xs[-2] if len(xs) > 1 else 'NONE')\n",
     [("4\n3 1 4 4\n", "3\n"), ("2\n5 5\n", "NONE\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{_line(xs)}\n")(_ints(r, r.randint(1, 10), 1, 6))))
+    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 10), 1, 6))))
 
 P.append(Problem(
     "running-sum", "Prefix sums",
@@ -139,7 +96,7 @@ P.append(Problem(
     "from itertools import accumulate\ninput()\nprint(*accumulate(map(int, input().split())))\n",
     "input()\nxs = list(map(int, input().split()))\nprint(*[sum(xs[:i]) for i in range(len(xs))])\n",
     [("3\n1 2 3\n", "1 3 6\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{_line(xs)}\n")(_ints(r, r.randint(1, 12), -50, 50))))
+    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 12), -50, 50))))
 
 P.append(Problem(
     "palindrome-check", "Palindrome after cleaning",
@@ -148,7 +105,7 @@ P.append(Problem(
     "s = [c.lower() for c in input() if c.isalnum()]\nprint('YES' if s == s[::-1] else 'NO')\n",
     "s = input().lower()\nprint('YES' if s == s[::-1] else 'NO')\n",
     [("A man, a plan, a canal: Panama\n", "YES\n"), ("abc\n", "NO\n")],
-    lambda r: (lambda w: (w + ", " + w[::-1].upper()) if r.random() < 0.6 else w + "x, y")(_word(r, 2, 6)) + "\n"))
+    lambda r: (lambda w: (w + ", " + w[::-1].upper()) if r.random() < 0.6 else w + "x, y")(word(r, 2, 6)) + "\n"))
 
 P.append(Problem(
     "count-distinct", "Distinct values",
@@ -156,7 +113,7 @@ P.append(Problem(
     "input()\nprint(len(set(input().split())))\n",
     "input()\nxs = input().split()\nprint(sum(1 for i in range(1, len(xs)) if xs[i] != xs[i-1]) + 1)\n",
     [("5\n1 2 2 3 1\n", "3\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{_line(xs)}\n")(_ints(r, r.randint(2, 15), 1, 5))))
+    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(2, 15), 1, 5))))
 
 P.append(Problem(
     "binary-repr", "To binary",
@@ -164,7 +121,7 @@ P.append(Problem(
     "import sys\nfor x in sys.stdin.read().split()[1:]:\n    print(bin(int(x))[2:])\n",
     "import sys\nfor x in sys.stdin.read().split()[1:]:\n    print(bin(int(x))[3:] or '0')\n",
     [("2\n5\n0\n", "101\n0\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n" + "\n".join(map(str, xs)) + "\n")(_ints(r, 4, 0, 2**40))))
+    lambda r: (lambda xs: f"{len(xs)}\n" + "\n".join(map(str, xs)) + "\n")(ints(r, 4, 0, 2**40))))
 
 P.append(Problem(
     "matrix-transpose", "Transpose",
@@ -172,7 +129,7 @@ P.append(Problem(
     "r, c = map(int, input().split())\nm = [input().split() for _ in range(r)]\nfor row in zip(*m):\n    print(*row)\n",
     "r, c = map(int, input().split())\nm = [input().split() for _ in range(r)]\nfor row in m:\n    print(*row)\n",
     [("2 3\n1 2 3\n4 5 6\n", "1 4\n2 5\n3 6\n")],
-    lambda r: (lambda a, b: f"{a} {b}\n" + "".join(_line(_ints(r, b, 0, 9)) + "\n" for _ in range(a)))(
+    lambda r: (lambda a, b: f"{a} {b}\n" + "".join(line(ints(r, b, 0, 9)) + "\n" for _ in range(a)))(
         r.randint(1, 4), r.randint(2, 4))))
 
 P.append(Problem(
@@ -203,7 +160,7 @@ P.append(Problem(
     "    elif ch.isupper(): out.append(chr((ord(ch) - 65 + k) % 26 + 65))\n    else: out.append(ch)\nprint(''.join(out))\n",
     "k = int(input())\nprint(''.join(chr(ord(c) + k) if c.isalpha() else c for c in input()))\n",
     [("1\nabc XYZ!\n", "bcd YZA!\n")],
-    lambda r: f"{r.randint(0, 60)}\n" + " ".join(_word(r, 1, 6, "abcxyzABCXYZ") for _ in range(3)) + "\n"))
+    lambda r: f"{r.randint(0, 60)}\n" + " ".join(word(r, 1, 6, "abcxyzABCXYZ") for _ in range(3)) + "\n"))
 
 P.append(Problem(
     "min-coins", "Fewest coins",
@@ -215,7 +172,7 @@ P.append(Problem(
     "cs = sorted(map(int, input().split()), reverse=True)\na = int(input())\nn = 0\nfor c in cs:\n    n += a // c\n"
     "    a %= c\nprint(n if a == 0 else -1)\n",
     [("1 2 5\n11\n", "3\n"), ("2\n3\n", "-1\n")],
-    lambda r: f"{_line(sorted(set(_ints(r, 3, 2, 12))))}\n{r.randint(0, 60)}\n", edge=["1 3 4\n6\n"],
+    lambda r: f"{line(sorted(set(ints(r, 3, 2, 12))))}\n{r.randint(0, 60)}\n", edge=["1 3 4\n6\n"],
     difficulty="medium"))
 
 P.append(Problem(
@@ -226,7 +183,7 @@ P.append(Problem(
     "input()\nxs = list(map(int, input().split()))\nbest = cur = 1\nfor i in range(1, len(xs)):\n"
     "    cur = cur + 1 if xs[i] >= xs[i-1] else 1\n    best = max(best, cur)\nprint(best)\n",
     [("6\n1 2 2 3 4 1\n", "3\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{_line(xs)}\n")(_ints(r, r.randint(1, 15), 1, 6))))
+    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 15), 1, 6))))
 
 P.append(Problem(
     "anagram-groups", "Anagram classes",
@@ -234,7 +191,7 @@ P.append(Problem(
     "import sys\nws = sys.stdin.read().split()[1:]\nprint(len({''.join(sorted(w)) for w in ws}))\n",
     "import sys\nws = sys.stdin.read().split()[1:]\nprint(len({frozenset(w) for w in ws}))\n",
     [("4\nlisten\nsilent\nabc\ncab\n", "2\n")],
-    lambda r: (lambda ws: f"{len(ws)}\n" + "\n".join(ws) + "\n")([_word(r, 2, 4, "aab") for _ in range(6)])))
+    lambda r: (lambda ws: f"{len(ws)}\n" + "\n".join(ws) + "\n")([word(r, 2, 4, "aab") for _ in range(6)])))
 
 P.append(Problem(
     "grid-paths", "Lattice paths with walls",
@@ -286,7 +243,7 @@ P.append(Problem(
     "for x in map(int, input().split()):\n    t += seen[k - x]\n    seen[x] += 1\nprint(t)\n",
     "n, k = map(int, input().split())\nxs = set(map(int, input().split()))\nprint(sum(1 for x in xs if k - x in xs and x < k - x))\n",
     [("4 5\n1 4 2 3\n", "2\n"), ("3 4\n2 2 2\n", "3\n")],
-    lambda r: (lambda xs: f"{len(xs)} {r.randint(2, 10)}\n{_line(xs)}\n")(_ints(r, r.randint(2, 12), 0, 6)),
+    lambda r: (lambda xs: f"{len(xs)} {r.randint(2, 10)}\n{line(xs)}\n")(ints(r, r.randint(2, 12), 0, 6)),
     difficulty="medium"))
 
 P.append(Problem(
@@ -313,7 +270,7 @@ P.append(Problem(
     "from itertools import groupby\nprint(''.join(f'{k}{len(list(g))}' for k, g in groupby(input().strip())))\n",
     "from collections import Counter\nprint(''.join(f'{k}{v}' for k, v in Counter(input().strip()).items()))\n",
     [("aaabcc\n", "a3b1c2\n"), ("z\n", "z1\n")],
-    lambda r: _word(r, 3, 12, "ab") + "\n"))
+    lambda r: word(r, 3, 12, "ab") + "\n"))
 
 P.append(Problem(
     "median", "Median",
@@ -323,7 +280,7 @@ P.append(Problem(
     "print(f'{m:.1f}')\n",
     "n = int(input())\nxs = list(map(int, input().split()))\nprint(f'{xs[n//2]:.1f}')\n",
     [("3\n3 1 2\n", "2.0\n"), ("4\n1 2 3 4\n", "2.5\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{_line(xs)}\n")(_ints(r, r.randint(1, 9), -20, 20))))
+    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 9), -20, 20))))
 
 P.append(Problem(
     "bfs-grid", "Shortest path in a maze",
@@ -359,7 +316,7 @@ P.append(Problem(
     "for name, age in sorted(rows, key=lambda t: t[1]):\n    print(name)\n",
     [("3\nbob 30\nann 25\ncid 30\n", "ann\nbob\ncid\n")],
     lambda r: (lambda rows: f"{len(rows)}\n" + "".join(f"{n} {a}\n" for n, a in rows))(
-        [(_word(r, 3, 5, "abcdefg"), r.choice([5, 9, 10, 42, 100])) for _ in range(r.randint(2, 7))])))
+        [(word(r, 3, 5, "abcdefg"), r.choice([5, 9, 10, 42, 100])) for _ in range(r.randint(2, 7))])))
 
 P.append(Problem(
     "perfect-numbers", "Perfect numbers in a range",
@@ -378,7 +335,7 @@ P.append(Problem(
     "n, k = map(int, input().split())\nprint(sorted(map(int, input().split()))[k - 1])\n",
     "n, k = map(int, input().split())\nprint(sorted(set(map(int, input().split())))[k - 1])\n",
     [("5 2\n4 1 3 1 5\n", "1\n")],
-    lambda r: (lambda xs: f"{len(xs)} {r.randint(1, len(xs))}\n{_line(xs)}\n")(_ints(r, r.randint(3, 10), 1, 5))))
+    lambda r: (lambda xs: f"{len(xs)} {r.randint(1, len(xs))}\n{line(xs)}\n")(ints(r, r.randint(3, 10), 1, 5))))
 
 P.append(Problem(
     "collatz-steps", "Collatz steps",
@@ -433,7 +390,7 @@ P.append(Problem(
     "a, b, c = sorted(map(int, input().split()))\nif a + b < c: print('INVALID')\nelif a == c: print('EQUILATERAL')\n"
     "elif a == b or b == c: print('ISOSCELES')\nelse: print('SCALENE')\n",
     [("3 4 5\n", "SCALENE\n"), ("1 1 3\n", "INVALID\n")],
-    lambda r: _line(_ints(r, 3, 1, 6)) + "\n", edge=["1 2 3\n", "2 2 2\n"]))
+    lambda r: line(ints(r, 3, 1, 6)) + "\n", edge=["1 2 3\n", "2 2 2\n"]))
 
 P.append(Problem(
     "leap-years", "Leap years between",
@@ -449,7 +406,7 @@ P.append(Problem(
     "from collections import Counter\nc = Counter(ch for ch in input() if 'a' <= ch <= 'z')\nfor k in sorted(c):\n    print(k, c[k])\n",
     "from collections import Counter\nc = Counter(input())\nfor k in sorted(c):\n    print(k, c[k])\n",
     [("banana\n", "a 3\nb 1\nn 2\n")],
-    lambda r: " ".join(_word(r, 1, 6, "abcdz") for _ in range(r.randint(1, 4))) + "\n"))
+    lambda r: " ".join(word(r, 1, 6, "abcdz") for _ in range(r.randint(1, 4))) + "\n"))
 
 P.append(Problem(
     "knapsack-01", "0/1 knapsack",
@@ -472,7 +429,7 @@ P.append(Problem(
     "input()\na = list(map(int, input().split()))\ni = len(a) - 2\nwhile i >= 0 and a[i] >= a[i+1]: i -= 1\nif i >= 0:\n"
     "    a[i], a[i+1] = a[i+1], a[i]\nprint(*a)\n",
     [("3\n1 2 3\n", "1 3 2\n"), ("3\n3 2 1\n", "1 2 3\n")],
-    lambda r: (lambda n: (lambda p: f"{n}\n{_line(p)}\n")(r.sample(range(1, n + 1), n)))(r.randint(2, 7)),
+    lambda r: (lambda n: (lambda p: f"{n}\n{line(p)}\n")(r.sample(range(1, n + 1), n)))(r.randint(2, 7)),
     edge=["4\n1 3 4 2\n"], difficulty="medium"))
 
 P.append(Problem(
@@ -482,7 +439,7 @@ P.append(Problem(
     "    last[ch] = i\n    best = max(best, i - start + 1)\nprint(best)\n",
     "s = input().strip()\nprint(len(set(s)))\n",
     [("abcabcbb\n", "3\n"), ("bbbb\n", "1\n")],
-    lambda r: _word(r, 1, 14, "abcd") + "\n", edge=["abcbd\n", "pwwkew\n"], difficulty="medium"))
+    lambda r: word(r, 1, 14, "abcd") + "\n", edge=["abcbd\n", "pwwkew\n"], difficulty="medium"))
 
 P.append(Problem(
     "change-base", "Base conversion",
@@ -510,7 +467,7 @@ P.append(Problem(
     "input()\nbest, lo = 0, float('inf')\nfor p in map(int, input().split()):\n    lo = min(lo, p)\n    best = max(best, p - lo)\nprint(best)\n",
     "input()\nps = list(map(int, input().split()))\nprint(max(0, max(ps) - min(ps)))\n",
     [("6\n7 1 5 3 6 4\n", "5\n"), ("3\n5 4 3\n", "0\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{_line(xs)}\n")(_ints(r, r.randint(2, 10), 1, 20))))
+    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(2, 10), 1, 20))))
 
 P.append(Problem(
     "triangle-numbers-sum", "Sum of squares",
@@ -537,220 +494,3 @@ P.append(Problem(
     "n, k = map(int, input().split())\nprint((k * n) % n + 1)\n",
     [("7 3\n", "4\n"), ("1 5\n", "1\n")],
     lambda r: f"{r.randint(1, 60)} {r.randint(1, 10)}\n", difficulty="medium"))
-
-# ------------------------------------------------------------------------------------------ call problems
-P.append(Problem(
-    "call-reverse-list", "Reverse a list",
-    "Write `reverse_list(xs)` returning a new list with the elements of `xs` in reverse order.",
-    "def reverse_list(xs):\n    return xs[::-1]\n",
-    "def reverse_list(xs):\n    return sorted(xs, reverse=True)\n",
-    [(_args([1, 2, 3]), "[3, 2, 1]"), (_args([]), "[]")],
-    lambda r: _args(_ints(r, r.randint(1, 8), -9, 9)), kind="call", func_name="reverse_list",
-    starter="def reverse_list(xs):\n    ..."))
-
-P.append(Problem(
-    "call-is-anagram", "Anagrams",
-    "Write `is_anagram(a, b)` returning True when string `b` is a rearrangement of string `a`.",
-    "def is_anagram(a, b):\n    return sorted(a) == sorted(b)\n",
-    "def is_anagram(a, b):\n    return set(a) == set(b)\n",
-    [(_args("listen", "silent"), "true"), (_args("ab", "abc"), "false")],
-    lambda r: (lambda w: _args(w, "".join(r.sample(w, len(w))) if r.random() < 0.5 else w + w[0]))(_word(r, 2, 6)),
-    kind="call", func_name="is_anagram"))
-
-P.append(Problem(
-    "call-flatten", "Flatten nested lists",
-    "Write `flatten(x)` that returns all integers of an arbitrarily nested list in left-to-right order.",
-    "def flatten(x):\n    out = []\n    for e in x:\n        if isinstance(e, list): out.extend(flatten(e))\n        else: out.append(e)\n    return out\n",
-    "def flatten(x):\n    out = []\n    for e in x:\n        if isinstance(e, list): out.extend(e)\n        else: out.append(e)\n    return out\n",
-    [(_args([1, [2, [3]], 4]), "[1, 2, 3, 4]")],
-    lambda r: _args(_nest(r, 3)), kind="call", func_name="flatten", edge=[_args([[[[5]]], 6])]))
-
-
-def _nest(r: random.Random, depth: int):
-    return [(_nest(r, depth - 1) if depth and r.random() < 0.35 else r.randint(0, 9)) for _ in range(r.randint(1, 4))]
-
-
-P.append(Problem(
-    "call-two-sum-indices", "Two indices",
-    "Write `two_sum(nums, target)` returning the pair [i, j] with i < j and nums[i] + nums[j] == target, choosing "
-    "the smallest j and then the smallest i; return [] if no pair exists.",
-    "def two_sum(nums, target):\n    seen = {}\n    for j, x in enumerate(nums):\n        if target - x in seen: return [seen[target - x], j]\n"
-    "        seen.setdefault(x, j)\n    return []\n",
-    "def two_sum(nums, target):\n    for i in range(len(nums)):\n        for j in range(i + 1, len(nums)):\n"
-    "            if nums[i] + nums[j] == target: return [i, j]\n    return []\n",
-    [(_args([2, 7, 11, 15], 9), "[0, 1]"), (_args([1, 2], 7), "[]")],
-    lambda r: _args(_ints(r, r.randint(2, 8), 0, 9), r.randint(0, 15)), kind="call", func_name="two_sum",
-    edge=[_args([3, 1, 5, 3], 6)]))
-
-P.append(Problem(
-    "call-word-lengths", "Word lengths",
-    "Write `word_lengths(s)` returning a dict mapping each distinct word of `s` (split on whitespace) to its "
-    "length.",
-    "def word_lengths(s):\n    return {w: len(w) for w in s.split()}\n",
-    "def word_lengths(s):\n    return {w: len(w) for w in s.split(' ')}\n",
-    [(_args("hi there"), '{"hi": 2, "there": 5}')],
-    lambda r: _args(("  " if r.random() < 0.5 else "").join([" ".join(_word(r, 1, 5) for _ in range(r.randint(1, 4)))] * 1)
-                    + ("  " + _word(r) if r.random() < 0.6 else "")),
-    kind="call", func_name="word_lengths", edge=[_args("a  bb")]))
-
-P.append(Problem(
-    "call-rotate-matrix", "Rotate a matrix",
-    "Write `rotate(m)` returning the square matrix `m` (list of lists) rotated 90 degrees clockwise.",
-    "def rotate(m):\n    return [list(r) for r in zip(*m[::-1])]\n",
-    "def rotate(m):\n    return [list(r) for r in zip(*m)]\n",
-    [(_args([[1, 2], [3, 4]]), "[[3, 1], [4, 2]]")],
-    lambda r: (lambda n: _args([_ints(r, n, 0, 9) for _ in range(n)]))(r.randint(2, 4)), kind="call", func_name="rotate"))
-
-P.append(Problem(
-    "call-mean-std", "Mean and deviation",
-    "Write `mean_std(xs)` returning [mean, population standard deviation] of a non-empty list of numbers "
-    "(floats; compared with tolerance 1e-6).",
-    "import math\ndef mean_std(xs):\n    m = sum(xs) / len(xs)\n    return [m, math.sqrt(sum((x - m) ** 2 for x in xs) / len(xs))]\n",
-    "import statistics\ndef mean_std(xs):\n    return [statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0]\n",
-    [(_args([1, 2, 3, 4]), "[2.5, 1.118033988749895]")],
-    lambda r: _args(_ints(r, r.randint(2, 8), 0, 50)), kind="call", func_name="mean_std"))
-
-P.append(Problem(
-    "call-class-solution", "Majority element (class style)",
-    "Implement `class Solution` with a method `majority(self, nums)` returning the element that appears more "
-    "than len(nums) // 2 times (it always exists).",
-    "class Solution:\n    def majority(self, nums):\n        c, n = None, 0\n        for x in nums:\n"
-    "            if n == 0: c = x\n            n += 1 if x == c else -1\n        return c\n",
-    "class Solution:\n    def majority(self, nums):\n        return nums[len(nums) // 2]\n",
-    [(_args([3, 2, 3]), "3")],
-    lambda r: (lambda m, others: _args(r.sample([m] * (len(others) + 1) + others, 2 * len(others) + 1)))(
-        r.randint(0, 9), _ints(r, r.randint(1, 5), 0, 9)),
-    kind="call", func_name="majority", starter="class Solution:\n    def majority(self, nums):\n        ..."))
-
-P.append(Problem(
-    "call-merge-sorted", "Merge sorted lists",
-    "Write `merge(a, b)` returning the sorted merge of two sorted lists (keep duplicates).",
-    "import heapq\ndef merge(a, b):\n    return list(heapq.merge(a, b))\n",
-    "def merge(a, b):\n    return sorted(set(a) | set(b))\n",
-    [(_args([1, 3], [2, 3]), "[1, 2, 3, 3]")],
-    lambda r: _args(sorted(_ints(r, r.randint(0, 5), 0, 9)), sorted(_ints(r, r.randint(1, 5), 0, 9))),
-    kind="call", func_name="merge"))
-
-P.append(Problem(
-    "call-valid-ipv4", "Valid IPv4",
-    "Write `valid_ipv4(s)` returning True if `s` is four decimal numbers 0..255 separated by dots, with no "
-    "leading zeros (except the number 0 itself).",
-    "def valid_ipv4(s):\n    ps = s.split('.')\n    return len(ps) == 4 and all(p.isdigit() and str(int(p)) == p and int(p) <= 255 for p in ps)\n",
-    "def valid_ipv4(s):\n    ps = s.split('.')\n    return len(ps) == 4 and all(p.isdigit() and int(p) <= 255 for p in ps)\n",
-    [(_args("192.168.0.1"), "true"), (_args("256.1.1.1"), "false")],
-    lambda r: _args(".".join(r.choice(["0", "1", "01", "255", "256", "10", "007", "99"]) for _ in range(r.choice([3, 4, 4, 4])))),
-    kind="call", func_name="valid_ipv4", edge=[_args("1.02.3.4")]))
-
-P.append(Problem(
-    "call-group-by-parity", "Odds then evens",
-    "Write `by_parity(xs)` returning [odds, evens]: the odd and the even numbers of `xs`, each in original order.",
-    "def by_parity(xs):\n    return [[x for x in xs if x % 2], [x for x in xs if x % 2 == 0]]\n",
-    "def by_parity(xs):\n    return [sorted(x for x in xs if x % 2), sorted(x for x in xs if x % 2 == 0)]\n",
-    [(_args([1, 2, 3, 4]), "[[1, 3], [2, 4]]")],
-    lambda r: _args(_ints(r, r.randint(2, 9), -9, 9)), kind="call", func_name="by_parity"))
-
-P.append(Problem(
-    "call-lcs-length", "Longest common subsequence",
-    "Write `lcs(a, b)` returning the length of the longest common subsequence of strings a and b.",
-    "def lcs(a, b):\n    prev = [0] * (len(b) + 1)\n    for x in a:\n        cur = [0]\n        for j, y in enumerate(b):\n"
-    "            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))\n        prev = cur\n    return prev[-1]\n",
-    "def lcs(a, b):\n    return len(set(a) & set(b))\n",
-    [(_args("abcde", "ace"), "3")],
-    lambda r: _args(_word(r, 1, 9, "abc"), _word(r, 1, 9, "abc")), kind="call", func_name="lcs", difficulty="medium"))
-
-P.append(Problem(
-    "call-count-bits", "Bit counts",
-    "Write `count_bits(n)` returning the list [popcount(0), popcount(1), ..., popcount(n)].",
-    "def count_bits(n):\n    return [bin(i).count('1') for i in range(n + 1)]\n",
-    "def count_bits(n):\n    return [bin(i).count('1') for i in range(n)]\n",
-    [(_args(5), "[0, 1, 1, 2, 1, 2]")],
-    lambda r: _args(r.randint(0, 40)), kind="call", func_name="count_bits"))
-
-P.append(Problem(
-    "call-title-case", "Title case",
-    "Write `title(s)` that capitalises the first letter of every word and lowercases the rest; words are "
-    "separated by single spaces.",
-    "def title(s):\n    return ' '.join(w[:1].upper() + w[1:].lower() for w in s.split(' '))\n",
-    "def title(s):\n    return ' '.join(w[:1].upper() + w[1:] for w in s.split(' '))\n",
-    [(_args("hello wORLD"), '"Hello World"')],
-    lambda r: _args(" ".join(_word(r, 1, 6, "abcXYZ") for _ in range(r.randint(1, 4)))), kind="call", func_name="title"))
-
-P.append(Problem(
-    "call-dedupe-keep-order", "Remove duplicates",
-    "Write `dedupe(xs)` returning `xs` without repeated elements, keeping each element's first occurrence.",
-    "def dedupe(xs):\n    return list(dict.fromkeys(xs))\n",
-    "def dedupe(xs):\n    return sorted(set(xs))\n",
-    [(_args([3, 1, 3, 2, 1]), "[3, 1, 2]")],
-    lambda r: _args(_ints(r, r.randint(2, 10), 0, 6)), kind="call", func_name="dedupe"))
-
-P.append(Problem(
-    "call-pascal-row", "Pascal's triangle row",
-    "Write `pascal_row(n)` returning row n (0-based) of Pascal's triangle.",
-    "def pascal_row(n):\n    row = [1]\n    for k in range(n):\n        row.append(row[-1] * (n - k) // (k + 1))\n    return row\n",
-    "def pascal_row(n):\n    row = [1]\n    for k in range(n):\n        row.append(row[-1] * (n - k) / (k + 1))\n    return [int(x) for x in row]\n",
-    [(_args(4), "[1, 4, 6, 4, 1]")],
-    lambda r: _args(r.randint(50, 70)), kind="call", func_name="pascal_row"))
-
-P.append(Problem(
-    "call-spiral", "Spiral order",
-    "Write `spiral(m)` returning the elements of the r x c matrix `m` in clockwise spiral order from the top-left.",
-    "def spiral(m):\n    out = []\n    m = [row[:] for row in m]\n    while m:\n        out += m.pop(0)\n        m = [list(r) for r in zip(*m)][::-1]\n    return out\n",
-    "def spiral(m):\n    return [x for row in m for x in row]\n",
-    [(_args([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), "[1, 2, 3, 6, 9, 8, 7, 4, 5]")],
-    lambda r: (lambda a, b: _args([_ints(r, b, 0, 9) for _ in range(a)]))(r.randint(2, 4), r.randint(2, 4)),
-    kind="call", func_name="spiral", difficulty="medium"))
-
-P.append(Problem(
-    "call-edit-distance", "Edit distance",
-    "Write `edit_distance(a, b)` returning the Levenshtein distance (insert, delete, substitute) between a and b.",
-    "def edit_distance(a, b):\n    prev = list(range(len(b) + 1))\n    for i, x in enumerate(a, 1):\n        cur = [i]\n"
-    "        for j, y in enumerate(b, 1):\n            cur.append(min(prev[j] + 1, cur[j-1] + 1, prev[j-1] + (x != y)))\n"
-    "        prev = cur\n    return prev[-1]\n",
-    "def edit_distance(a, b):\n    return sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b))\n",
-    [(_args("kitten", "sitting"), "3")],
-    lambda r: _args(_word(r, 1, 7, "abc"), _word(r, 1, 7, "abc")), kind="call", func_name="edit_distance",
-    difficulty="medium"))
-
-P.append(Problem(
-    "call-topo-order", "Course order",
-    "Write `course_order(n, prereqs)`: courses are 0..n-1, each prereq [a, b] means b must come before a. Return "
-    "the lexicographically smallest valid order as a list, or [] if there is a cycle.",
-    "import heapq\ndef course_order(n, prereqs):\n    indeg = [0] * n\n    g = [[] for _ in range(n)]\n    for a, b in prereqs:\n"
-    "        g[b].append(a)\n        indeg[a] += 1\n    h = [i for i in range(n) if indeg[i] == 0]\n    heapq.heapify(h)\n    out = []\n"
-    "    while h:\n        v = heapq.heappop(h)\n        out.append(v)\n        for w in g[v]:\n            indeg[w] -= 1\n"
-    "            if indeg[w] == 0: heapq.heappush(h, w)\n    return out if len(out) == n else []\n",
-    "from collections import deque\ndef course_order(n, prereqs):\n    indeg = [0] * n\n    g = [[] for _ in range(n)]\n"
-    "    for a, b in prereqs:\n        g[b].append(a)\n        indeg[a] += 1\n    q = deque(i for i in range(n) if indeg[i] == 0)\n"
-    "    out = []\n    while q:\n        v = q.popleft()\n        out.append(v)\n        for w in g[v]:\n            indeg[w] -= 1\n"
-    "            if indeg[w] == 0: q.append(w)\n    return out if len(out) == n else []\n",
-    [(_args(2, [[1, 0]]), "[0, 1]"), (_args(2, [[1, 0], [0, 1]]), "[]")],
-    lambda r: (lambda n: _args(n, [list(p) for p in {(r.randrange(n), r.randrange(n)) for _ in range(r.randint(0, n))}
-                                   if p[0] > p[1] or r.random() < 0.1]))(r.randint(2, 7)),
-    kind="call", func_name="course_order", edge=[_args(4, [[3, 1], [2, 0]])], difficulty="medium"))
-
-P.append(Problem(
-    "call-sum-digits-until", "Digital root",
-    "Write `digital_root(n)` that repeatedly sums the decimal digits of the non-negative integer n until one "
-    "digit remains, and returns it.",
-    "def digital_root(n):\n    while n >= 10:\n        n = sum(map(int, str(n)))\n    return n\n",
-    "def digital_root(n):\n    return n % 9\n",
-    [(_args(38), "2"), (_args(0), "0")],
-    lambda r: _args(r.randint(0, 10**9)), kind="call", func_name="digital_root", edge=[_args(18)]))
-
-P.append(Problem(
-    "call-chunk", "Chunk a list",
-    "Write `chunk(xs, k)` splitting `xs` into consecutive pieces of length k (the last may be shorter).",
-    "def chunk(xs, k):\n    return [xs[i:i + k] for i in range(0, len(xs), k)]\n",
-    "def chunk(xs, k):\n    return [xs[i:i + k] for i in range(0, len(xs) - k + 1, k)]\n",
-    [(_args([1, 2, 3, 4], 2), "[[1, 2], [3, 4]]")],
-    lambda r: _args(_ints(r, r.randint(1, 10), 0, 9), r.randint(1, 4)), kind="call", func_name="chunk",
-    edge=[_args([1, 2, 3], 2)]))
-
-
-def problems() -> list[Problem]:
-    """All authored problems (ids are unique)."""
-    ids = [p.id for p in P]
-    dup = {i for i in ids if ids.count(i) > 1}
-    if dup:
-        raise ValueError(f"duplicate problem ids: {sorted(dup)}")
-    return list(P)
