@@ -74,6 +74,22 @@ def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None 
         return 2
 
 
+def parse_key_values(argv: list[str], allowed: set[str], usage: str) -> dict[str, str]:
+    """``key=value`` arguments of a server command (``--key=value`` and dashes also accepted); ``-h``/``--help``
+    prints ``usage`` and exits 0; anything else exits with a one-line error naming the bad argument."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(usage, end="")
+        raise SystemExit(0)
+    out: dict[str, str] = {}
+    for a in argv:
+        k, eq, v = a.partition("=")
+        k = k.lstrip("-").replace("-", "_")
+        if not eq or k not in allowed:
+            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
+        out[k] = v
+    return out
+
+
 def _one_line(e: BaseException) -> str:
     text = str(e).strip() or type(e).__name__
     if isinstance(e, KeyError) and e.args:  # UnknownEnvError is a KeyError: str() would add quotes

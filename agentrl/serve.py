@@ -36,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agentrl.cli import parse_key_values
 from agentrl.net import is_loopback, require_token_off_loopback, resolve_token, token_middleware, token_ok
 from agentrl.rollout.backends.base import BackendFatalError, Generation, SamplingParams
 from agentrl.rollout.backends.local import LocalBackend
@@ -434,18 +435,8 @@ example:
 
 
 def _parse_args(argv: list[str]) -> dict[str, str]:
-    if any(a in ("-h", "--help") for a in argv):
-        print(USAGE, end="")
-        raise SystemExit(0)
-    allowed = {"model", "host", "port", "max_batch_size", "dtype", "vocab_size", "seed", "device", "token",
-               "weights_root"}
-    out: dict[str, str] = {}
-    for a in argv:
-        k, eq, v = a.partition("=")
-        k = k.lstrip("-").replace("-", "_")
-        if not eq or k not in allowed:
-            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
-        out[k] = v
+    out = parse_key_values(argv, {"model", "host", "port", "max_batch_size", "dtype", "vocab_size", "seed", "device",
+                                  "token", "weights_root"}, USAGE)
     if "model" not in out:
         raise SystemExit(USAGE)
     return out

@@ -34,6 +34,7 @@ from typing import Any
 from aiohttp import web
 
 import agentrl
+from agentrl.cli import parse_key_values
 from agentrl.env_server.protocol import dumps
 from agentrl.net import require_token_off_loopback, resolve_token, serve_guarded, token_middleware
 
@@ -321,18 +322,8 @@ example:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m agentrl.env_server.serve``."""
     argv = sys.argv[1:] if argv is None else argv
-    if any(a in ("-h", "--help") for a in argv):
-        print(USAGE, end="")
-        raise SystemExit(0)
-    allowed = {"env", "host", "port", "workers", "max_sessions", "idle_timeout_s", "kwargs", "token",
-               "max_connections", "header_timeout_s", "body_timeout_s"}
-    args: dict[str, str] = {}
-    for a in argv:
-        k, eq, v = a.partition("=")
-        k = k.lstrip("-").replace("-", "_")
-        if not eq or k not in allowed:
-            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
-        args[k] = v
+    args = parse_key_values(argv, {"env", "host", "port", "workers", "max_sessions", "idle_timeout_s", "kwargs",
+                                   "token", "max_connections", "header_timeout_s", "body_timeout_s"}, USAGE)
     if "env" not in args:
         raise SystemExit(f"usage: python -m agentrl.env_server.serve env=ID [port=8100] ...; envs: {agentrl.list_envs()}")
     try:
