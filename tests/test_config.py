@@ -64,6 +64,16 @@ def test_the_tiny_recipe_does_not_change_the_warm_start_cache_key():
     assert copy_phase_path(code, range(12, 1718)) == copy_phase_path(allowed, range(12, 1718))
 
 
+def test_the_warm_start_cache_key_is_the_build_seed_however_it_is_given():
+    """RL seeds that share a warm start (``model.tiny.seed``) reuse the one built by that seed's plain run."""
+    from agentrl.tiny import tiny_model_dir
+
+    plain = tiny_model_dir(load_config(["env=webshop", "seed=0"]))
+    assert tiny_model_dir(load_config(["env=webshop", "seed=1", "model.tiny.seed=0"])) == plain
+    assert tiny_model_dir(load_config(["env=webshop", "seed=1"])) != plain
+    assert tiny_model_dir(load_config(["env=webshop", "seed=0", "model.tiny.seed=1"])) != plain
+
+
 def test_training_the_tiny_model_on_an_env_it_cannot_learn_is_refused_at_once(tmp_path):
     for env in ("code", "appworld"):
         r = _cli(f"env={env}", f"trainer.output_dir={tmp_path}")
