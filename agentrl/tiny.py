@@ -61,7 +61,7 @@ def warm_start_seed(cfg: Config) -> int:
 def tiny_model_dir(cfg: Config) -> Path:
     """Where the tiny model for ``cfg`` is (or will be) cached: a hash of everything that shapes it."""
     # what only informs the run (a notice, the unlearnable guard) does not shape the model
-    env = cfg.env.model_dump(mode="json", exclude={"notice", "tiny_unlearnable"})
+    env = cfg.env.model_dump(mode="json", exclude={"notice", "recipe", "tiny_unlearnable"})
     # the build seed enters once, as warm_start_seed: model.tiny.seed=0 and a plain seed=0 build the same model
     tiny = cfg.model.tiny.model_dump(mode="json", exclude={"allow_unlearnable", "seed"})
     key = json.dumps({"v": TINY_VERSION, "env": env, "tiny": tiny, "seed": warm_start_seed(cfg),

@@ -86,6 +86,15 @@ def resume_command(run_dir: Path) -> str:
                        f"trainer.output_dir={run_dir.parent}"])
 
 
+def eval_command(cfg: Config, run_dir: Path) -> str:
+    """The command that evaluates this run's last checkpoint: the run's own overrides (the recipe's env option
+    when an env's ``_tiny_`` recipe replaced ``env=``), without its trainer keys, and ``model=<run dir>``."""
+    argv = sys.argv[1:] if Path(sys.argv[0]).name in ("run.py", "agentrl-run") else []
+    keep = [f"env={cfg.env.recipe}" if cfg.env.recipe and a.startswith("env=") else a for a in argv
+            if not a.startswith(("trainer.", "run_name=", "model=", "model.path="))]
+    return shlex.join(["python", "-m", "agentrl.eval", *keep, f"model={run_dir}", "n=8"])
+
+
 class Trainer:
     """One training run (see module docstring). ``train()`` returns the process exit code."""
 
@@ -343,6 +352,22 @@ class Trainer:
         return save_checkpoint(self.run_dir, self.step, self.c.model, self.c.tokenizer, self.learner.optimizer,
                                {"data_pos": data_pos, "learner_step_count": self.learner.step_count}, rng=rng)
 
+    def finish(self) -> Path:
+        """Write the run's report (learning curves, eval success per step) and say what to run next."""
+        from agentrl.evaluation.report import read_metrics, write_report
+
+        evals = {f"eval success, step {r['step']}": r["eval/success"] for r in read_metrics(self.run_dir)
+                 if "eval/success" in r}
+        report = write_report(self.run_dir / "report.html", summary={"steps": self.step, **evals},
+                              title=f"agentrl run: {self.cfg.env.id}, {self.cfg.algo.name} ({self.run_dir.name})",
+                              run_dir=self.run_dir)
+        self.log(f"report: {report}")
+        self.log("next:")
+        self.log(f"  evaluate it (Avg@8, Pass@k, every trajectory): {eval_command(self.cfg, self.run_dir)}")
+        self.log("  another env (configs/env/: math_warmup, webshop, guess_warmup, ...; a pretrained model: "
+                 "model=<path or hub id>): python -m agentrl.run env=<name>")
+        return report
+
     # ------------------------------------------------------------------ the loop
     def train(self) -> int:
         tcfg = self.cfg.trainer
@@ -396,6 +421,7 @@ class Trainer:
                 raise KeyboardInterrupt
             path = self.save()
             self.log(f"finished {self.step} steps; final checkpoint {path}")
+            self.finish()
             return 0
         except KeyboardInterrupt:
             path = self.save(interrupted=True)

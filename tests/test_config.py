@@ -44,8 +44,10 @@ def test_group_options_may_set_global_values_and_the_command_line_wins():
 def test_an_env_brings_its_tiny_recipe_only_for_the_tiny_model():
     tiny = load_config(["env=webshop"])
     recipe = load_config(["env=webshop_warmup"])
-    assert tiny.model_dump(exclude={"env": {"notice"}}) == recipe.model_dump(exclude={"env": {"notice"}})
+    informs = {"env": {"notice", "recipe"}}  # what the run says, not what it does
+    assert tiny.model_dump(exclude=informs) == recipe.model_dump(exclude=informs)
     assert "env=webshop_warmup" in tiny.env.notice and recipe.env.notice is None
+    assert tiny.env.recipe == "webshop_warmup" and recipe.env.recipe is None
     faithful = load_config(["env=webshop", "model=Qwen/Qwen3-0.6B"])
     assert faithful.env.kwargs["variant"] == "faithful" and faithful.env.notice is None
     assert load_config(["env=webshop", "trainer.steps=5"]).trainer.steps == 5  # the command line still wins

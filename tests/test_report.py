@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import agentrl
+from agentrl.config.compose import load_config
 from agentrl.evaluation import summarize
 from agentrl.evaluation.metrics import reading
 from agentrl.evaluation.report import curves_figure, smooth, write_report
@@ -108,3 +110,31 @@ def test_eval_of_the_run_writes_integer_counts(narrow_run, capsys):
 def test_report_says_why_it_has_no_heatmaps(tmp_path):
     html = write_report(tmp_path / "r.html", title="t", heatmaps=[], heatmaps_missing="no task had a success").read_text()
     assert "Per-token SC weights" in html and "None drawn: no task had a success" in html
+
+
+def test_a_finished_run_writes_its_report_and_says_what_to_run_next(narrow_run):
+    _, run_dir, out = narrow_run
+    report = run_dir / "report.html"
+    html = report.read_text()
+    assert "Learning curves" in html and "eval success, step 4" in html
+    lines = out.splitlines()
+    assert any(line.endswith(f"report: {report}") for line in lines), out
+    cmd = next(line[line.index("python -m agentrl.eval"):] for line in lines if "python -m agentrl.eval" in line)
+    argv = shlex.split(cmd)
+    assert argv[:3] == ["python", "-m", "agentrl.eval"] and f"model={run_dir}" in argv
+    assert not any(a.startswith(("trainer.", "run_name=")) for a in argv)
+    assert any("python -m agentrl.run env=" in line for line in lines), out
+    # the printed command runs as printed (here on 2 tasks) and evaluates this run's checkpoint
+    r = subprocess.run([sys.executable, *argv[1:], "tasks=2", "n=1", "eval.report=false"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (run_dir / "eval" / "guess-test" / "summary.json").exists()
+
+
+def test_the_eval_command_of_a_tiny_recipe_run_names_the_recipe(monkeypatch, tmp_path):
+    from agentrl.trainer import eval_command
+
+    monkeypatch.setattr(sys, "argv", ["agentrl/run.py", "env=webshop", "trainer.steps=3", "seed=1"])
+    cmd = eval_command(load_config(["env=webshop", "trainer.steps=3", "seed=1"]), tmp_path / "run")
+    assert shlex.split(cmd) == ["python", "-m", "agentrl.eval", "env=webshop_warmup", "seed=1",
+                                f"model={tmp_path / 'run'}", "n=8"]

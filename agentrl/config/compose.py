@@ -103,6 +103,7 @@ def compose(overrides: list[str] | None = None, root: Path | None = None) -> dic
         merged["env"]["notice"] = (f"env={asked} with the embedded tiny model runs its tiny recipe env={recipe} "
                                    f"(configs/env/{recipe}.yaml); a pretrained model (model=<path or hub id>) "
                                    f"gets env={asked} as configured")
+        merged["env"]["recipe"] = recipe
     if tiny.get("unlearnable"):
         merged["env"]["tiny_unlearnable"] = " ".join(str(tiny["unlearnable"]).split())
     return merged

@@ -27,6 +27,8 @@ class EnvConfig(Section):
     train_split: str = "train"
     eval_split: str = "test"
     notice: str | None = Field(None, description="printed at the start of a run (set by an env's _tiny_ recipe)")
+    recipe: str | None = Field(None, description="the env option an env's _tiny_ recipe ran instead of the one "
+                                                 "asked for (what to evaluate the run with)")
     tiny_unlearnable: str | None = Field(
         None, description="why the embedded tiny model cannot learn this env (set by the env's _tiny_ key); "
         "the trainer refuses to start with it unless model.tiny.allow_unlearnable=true")
