@@ -35,6 +35,13 @@ def line(xs) -> str:
     return " ".join(map(str, xs))
 
 
+def counted(xs, *head, per_line: bool = False) -> str:
+    """The usual stdin input: the count of ``xs`` and any further ``head`` values on the first line, then
+    ``xs`` on one line (or one per line)."""
+    body = "\n".join(map(str, xs)) if per_line else line(xs)
+    return f"{line((len(xs), *head))}\n{body}\n"
+
+
 def args(*xs) -> str:
     """Input of a call test: one JSON value per line."""
     return "\n".join(json.dumps(x) for x in xs)

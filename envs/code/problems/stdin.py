@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from envs.code.problems.base import Problem, ints, line, word
+from envs.code.problems.base import Problem, counted, ints, line, word
 
 P: list[Problem] = []
 
@@ -22,7 +22,7 @@ P.append(Problem(
     "input()\nprint(max(map(int, input().split())))\n",
     "input()\nxs = list(map(int, input().split()))\nm = 0\nfor x in xs:\n    m = max(m, x)\nprint(m)\n",
     [("3\n1 5 2\n", "5\n"), ("1\n7\n", "7\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 30), -100, 100)),
+    lambda r: counted(ints(r, r.randint(1, 30), -100, 100)),
     edge=["3\n-4 -2 -9\n"]))
 
 P.append(Problem(
@@ -71,7 +71,7 @@ P.append(Problem(
     "import sys\ndef isp(n):\n    i = 2\n    while i * i <= n:\n        if n % i == 0: return False\n        "
     "i += 1\n    return True\nd = sys.stdin.read().split()\nfor x in d[1:]:\n    print('YES' if isp(int(x)) else 'NO')\n",
     [("3\n2\n9\n13\n", "YES\nNO\nYES\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n" + "\n".join(map(str, xs)) + "\n")(ints(r, 5, 1, 10**6)),
+    lambda r: counted(ints(r, 5, 1, 10**6), per_line=True),
     edge=["2\n1\n4\n"]))
 
 P.append(Problem(
@@ -88,7 +88,7 @@ P.append(Problem(
     "input()\nxs = sorted(set(map(int, input().split())))\nprint(xs[-2] if len(xs) > 1 else 'NONE')\n",
     "input()\nxs = sorted(map(int, input().split()))\nprint(xs[-2] if len(xs) > 1 else 'NONE')\n",
     [("4\n3 1 4 4\n", "3\n"), ("2\n5 5\n", "NONE\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 10), 1, 6))))
+    lambda r: counted(ints(r, r.randint(1, 10), 1, 6))))
 
 P.append(Problem(
     "running-sum", "Prefix sums",
@@ -96,7 +96,7 @@ P.append(Problem(
     "from itertools import accumulate\ninput()\nprint(*accumulate(map(int, input().split())))\n",
     "input()\nxs = list(map(int, input().split()))\nprint(*[sum(xs[:i]) for i in range(len(xs))])\n",
     [("3\n1 2 3\n", "1 3 6\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 12), -50, 50))))
+    lambda r: counted(ints(r, r.randint(1, 12), -50, 50))))
 
 P.append(Problem(
     "palindrome-check", "Palindrome after cleaning",
@@ -113,7 +113,7 @@ P.append(Problem(
     "input()\nprint(len(set(input().split())))\n",
     "input()\nxs = input().split()\nprint(sum(1 for i in range(1, len(xs)) if xs[i] != xs[i-1]) + 1)\n",
     [("5\n1 2 2 3 1\n", "3\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(2, 15), 1, 5))))
+    lambda r: counted(ints(r, r.randint(2, 15), 1, 5))))
 
 P.append(Problem(
     "binary-repr", "To binary",
@@ -121,7 +121,7 @@ P.append(Problem(
     "import sys\nfor x in sys.stdin.read().split()[1:]:\n    print(bin(int(x))[2:])\n",
     "import sys\nfor x in sys.stdin.read().split()[1:]:\n    print(bin(int(x))[3:] or '0')\n",
     [("2\n5\n0\n", "101\n0\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n" + "\n".join(map(str, xs)) + "\n")(ints(r, 4, 0, 2**40))))
+    lambda r: counted(ints(r, 4, 0, 2**40), per_line=True)))
 
 P.append(Problem(
     "matrix-transpose", "Transpose",
@@ -183,7 +183,7 @@ P.append(Problem(
     "input()\nxs = list(map(int, input().split()))\nbest = cur = 1\nfor i in range(1, len(xs)):\n"
     "    cur = cur + 1 if xs[i] >= xs[i-1] else 1\n    best = max(best, cur)\nprint(best)\n",
     [("6\n1 2 2 3 4 1\n", "3\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 15), 1, 6))))
+    lambda r: counted(ints(r, r.randint(1, 15), 1, 6))))
 
 P.append(Problem(
     "anagram-groups", "Anagram classes",
@@ -243,7 +243,7 @@ P.append(Problem(
     "for x in map(int, input().split()):\n    t += seen[k - x]\n    seen[x] += 1\nprint(t)\n",
     "n, k = map(int, input().split())\nxs = set(map(int, input().split()))\nprint(sum(1 for x in xs if k - x in xs and x < k - x))\n",
     [("4 5\n1 4 2 3\n", "2\n"), ("3 4\n2 2 2\n", "3\n")],
-    lambda r: (lambda xs: f"{len(xs)} {r.randint(2, 10)}\n{line(xs)}\n")(ints(r, r.randint(2, 12), 0, 6)),
+    lambda r: counted(ints(r, r.randint(2, 12), 0, 6), r.randint(2, 10)),
     difficulty="medium"))
 
 P.append(Problem(
@@ -280,7 +280,7 @@ P.append(Problem(
     "print(f'{m:.1f}')\n",
     "n = int(input())\nxs = list(map(int, input().split()))\nprint(f'{xs[n//2]:.1f}')\n",
     [("3\n3 1 2\n", "2.0\n"), ("4\n1 2 3 4\n", "2.5\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(1, 9), -20, 20))))
+    lambda r: counted(ints(r, r.randint(1, 9), -20, 20))))
 
 P.append(Problem(
     "bfs-grid", "Shortest path in a maze",
@@ -335,7 +335,7 @@ P.append(Problem(
     "n, k = map(int, input().split())\nprint(sorted(map(int, input().split()))[k - 1])\n",
     "n, k = map(int, input().split())\nprint(sorted(set(map(int, input().split())))[k - 1])\n",
     [("5 2\n4 1 3 1 5\n", "1\n")],
-    lambda r: (lambda xs: f"{len(xs)} {r.randint(1, len(xs))}\n{line(xs)}\n")(ints(r, r.randint(3, 10), 1, 5))))
+    lambda r: counted(xs := ints(r, r.randint(3, 10), 1, 5), r.randint(1, len(xs)))))
 
 P.append(Problem(
     "collatz-steps", "Collatz steps",
@@ -467,7 +467,7 @@ P.append(Problem(
     "input()\nbest, lo = 0, float('inf')\nfor p in map(int, input().split()):\n    lo = min(lo, p)\n    best = max(best, p - lo)\nprint(best)\n",
     "input()\nps = list(map(int, input().split()))\nprint(max(0, max(ps) - min(ps)))\n",
     [("6\n7 1 5 3 6 4\n", "5\n"), ("3\n5 4 3\n", "0\n")],
-    lambda r: (lambda xs: f"{len(xs)}\n{line(xs)}\n")(ints(r, r.randint(2, 10), 1, 20))))
+    lambda r: counted(ints(r, r.randint(2, 10), 1, 20))))
 
 P.append(Problem(
     "triangle-numbers-sum", "Sum of squares",
