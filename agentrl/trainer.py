@@ -28,7 +28,7 @@ from typing import Any
 from agentrl.rollout.async_generator import GeneratorCrashed
 from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, rng_state,
                                 save_checkpoint, set_rng_state)
-from agentrl.components import build_components
+from agentrl.components import autocast_dtype, build_components
 from agentrl.config.compose import to_yaml
 from agentrl.config.schema import Config
 from agentrl.errors import ServerUnavailable, UserError
@@ -155,7 +155,8 @@ class Trainer:
             raise
         (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
         if self.backend is None:
-            self.backend = make_backend(cfg.rollout, model=self.c.model, tokenizer=self.c.tokenizer)
+            self.backend = make_backend(cfg.rollout, model=self.c.model, tokenizer=self.c.tokenizer,
+                                        autocast_dtype=autocast_dtype(cfg, self.c.device))
             self.loop.run_until_complete(check_servers(self.backend))  # before any evaluation is on record
         self.engine = RolloutEngine(self.backend, self.c.fmt, self.c.env_factory, self.c.policy, cfg.rollout)
         self.steps_ahead = cfg.trainer.async_.steps_ahead
@@ -164,7 +165,8 @@ class Trainer:
             algo = algo.model_copy(update={"tis_cap": algo.tis_cap or cfg.trainer.async_.is_cap})
         self.learner = Learner(self.c.model, self.c.fmt, self.c.policy, algo, device=self.c.device,
                                gradient_checkpointing=cfg.model.gradient_checkpointing, seed=cfg.seed,
-                               temperature=cfg.rollout.temperature)
+                               temperature=cfg.rollout.temperature,
+                               autocast_dtype=autocast_dtype(cfg, self.c.device), cpu_autocast=True)
         if self.steps_ahead:
             bound = cfg.trainer.async_.max_staleness
             self.learner.max_staleness = self.steps_ahead if bound is None else bound

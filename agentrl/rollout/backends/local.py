@@ -22,6 +22,7 @@ under the model lock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -85,11 +86,14 @@ class LocalBackend:
             next turn only prefills its new tokens (0 disables).
         admit_wait_steps: a waiting request joins the running batch after at most this many decode steps
             (sooner when enough requests wait to fill half the free rows); see :meth:`_admit_now`.
+        autocast_dtype: run the forwards under autocast to this dtype (``torch.bfloat16`` on a CPU with
+            AVX512-BF16/AMX or a GPU); sampling and log-probs stay float32. ``None``: the model's own dtype.
     """
 
     def __init__(self, model: Any, *, max_batch_size: int = 32, max_context_tokens: int | None = None,
                  eos_token_ids: list[int] | None = None, tokenizer: Any = None,
-                 prefix_cache_tokens: int = 1 << 18, admit_wait_steps: int = 8):
+                 prefix_cache_tokens: int = 1 << 18, admit_wait_steps: int = 8,
+                 autocast_dtype: torch.dtype | None = None):
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
         self.model = model
@@ -101,6 +105,7 @@ class LocalBackend:
             eos = getattr(cfg, "eos_token_id", None)
             eos_token_ids = [] if eos is None else (list(eos) if isinstance(eos, (list, tuple)) else [eos])
         self.eos_token_ids = frozenset(int(e) for e in eos_token_ids)
+        self.autocast_dtype = autocast_dtype
         self.version = 0
         self.stats = LocalStats()
         self.model_lock = threading.RLock()  # held by the worker during each forward step
@@ -400,8 +405,9 @@ class LocalBackend:
             mask_in[i, s_len - len(suf):] = 1
             pos[i, s_len - len(suf):] = torch.arange(b, b + len(suf))
         mask = torch.cat([mask_past, mask_in.to(dev)], dim=1)
-        out = self.model(input_ids=ids.to(dev), attention_mask=mask, position_ids=pos.to(dev),
-                         **cache_kwargs(self.model, cache), use_cache=True, logits_to_keep=1)
+        with self._autocast(dev):
+            out = self.model(input_ids=ids.to(dev), attention_mask=mask, position_ids=pos.to(dev),
+                             **cache_kwargs(self.model, cache), use_cache=True, logits_to_keep=1)
         for r in new:
             r.prefix = None
         self.stats.prefill_calls += 1
@@ -414,8 +420,9 @@ class LocalBackend:
         ids = torch.tensor([[r.out_ids[-1] if r is not None else 0] for r in rows], device=dev)  # holes: any id
         pos = mask.sum(-1, keepdim=True)  # each row's next position = its number of real tokens
         mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype, device=dev)], dim=1)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, **cache_kwargs(self.model, cache),
-                         use_cache=True)
+        with self._autocast(dev):
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                             **cache_kwargs(self.model, cache), use_cache=True)
         self.stats.decode_steps += 1
         return out.logits[:, -1].float(), mask
 
@@ -432,6 +439,11 @@ class LocalBackend:
                 r.finish = "stop"
             elif len(r.out_ids) >= r.max_new:
                 r.finish = "length"
+
+    def _autocast(self, dev: torch.device) -> Any:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(dev.type, dtype=self.autocast_dtype)
 
     def _device(self) -> torch.device:
         try:
