@@ -390,10 +390,12 @@ class Trainer:
         tcfg = self.cfg.trainer
         previous = signal.signal(signal.SIGTERM, self._on_signal)
         previous_int = signal.signal(signal.SIGINT, self._on_signal)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
         progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("{task.fields[status]}"), console=self.console,
+                            TextColumn("left"), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+                            console=self.console,
                             disable=not tcfg.log.progress)
         self.log(f"run directory: {self.run_dir}")
         try:
