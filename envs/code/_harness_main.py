@@ -1,15 +1,29 @@
 """Test harness that runs *inside* the sandbox (it is the sandbox's main.py; never imported by the host).
 
-Reads ``job.json`` and ``solution.py`` from the work dir. For each test it forks a fresh child that runs the
-solution with the test's input (stdin tasks), calls the named function (call tasks) or runs a test script
-after it (script tasks), with a per-test timeout. It prints one JSON line per test to its stdout:
+Reads ``job.json`` and ``solution.py`` from the work dir and deletes ``job.json`` before any code of the
+solution runs. For each test it forks a fresh child with a per-test timeout, and prints one JSON line per
+finished test to its stdout (the host's channel, which no solution process holds):
 ``{"i": k, "status": "ok|error|timeout|crash", "stdout": ..., "stderr": ..., "value": ..., "wall_s": ...}``.
+A run that ends early has reported only the tests that finished.
 
-It never sees expected outputs: the host compares. The harness makes itself non-dumpable so the solution
-(same uid) cannot open its /proc files to write to the harness's stdout.
+* ``stdin`` / ``call`` tests: the child runs the solution (with the test's input, or calling the named
+  function); the host compares its stdout, or the JSON of the return value, with the expected output, which
+  never enters the sandbox. Its exit status only says whether it ended cleanly.
+* ``script`` tests (HumanEval): the test script holds the expected values, so it never runs next to the
+  solution. A *checker* child (harness code, the task's trusted prelude and the test script only) runs it;
+  the function under test is a proxy that calls the solution in a *worker*: a freshly executed interpreter
+  (no test in its memory, no file of the harness open) that runs ``solution.py`` and answers calls over two
+  pipes. Arguments and return values cross as tagged JSON and are rebuilt by the checker as plain builtin
+  values (int, float, str, list, tuple, dict, set...), so the test's comparisons never call an object of the
+  solution: an always-equal object, ``sys.exit(0)``, ``os._exit(0)`` or a crash in the worker fail the test.
+  The test passes only when the checker ran the whole script and reported so over a pipe of its own.
+
+The harness and the checker are non-dumpable, so a solution (same uid) cannot open their /proc files.
 """
 
+import builtins
 import ctypes
+import fcntl
 import json
 import os
 import resource
@@ -20,6 +34,115 @@ import time
 import traceback
 
 PR_SET_DUMPABLE = 4
+#: Largest message the checker accepts from a worker (a return value); more is an error of the solution.
+MAX_MESSAGE = 64 << 20
+
+# Tagged JSON for values crossing between checker and worker. The encoder (used by both sides) is lenient;
+# the checker's decoder is strict and builds only plain builtin objects, so nothing of the solution survives.
+CODEC = r"""
+import json as _json, struct as _struct, os as _os
+_HDR = _struct.Struct('<Q')
+_PLAIN = 'the value must be plain data (None, bool, int, float, complex, str, bytes, list, tuple, dict, set)'
+def _enc(x, depth=0):
+    if depth > 500:
+        raise ValueError('the value is nested too deeply')
+    if x is None or isinstance(x, bool):
+        return None if x is None else bool(x)
+    if isinstance(x, int):
+        return int(x)
+    if isinstance(x, float):
+        return float(x)
+    if isinstance(x, str):
+        return str.__str__(x)
+    for t, name in ((list, 'list'), (tuple, 'tuple'), (set, 'set'), (frozenset, 'frozenset')):
+        if isinstance(x, t):
+            return {'t': name, 'v': [_enc(e, depth + 1) for e in x]}
+    if isinstance(x, dict):
+        return {'t': 'dict', 'v': [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in x.items()]}
+    if isinstance(x, (bytes, bytearray)):
+        return {'t': 'bytes', 'v': bytes(x).hex()}
+    if isinstance(x, complex):
+        return {'t': 'complex', 'v': [float(x.real), float(x.imag)]}
+    raise TypeError('got a %s; %s' % (type(x).__name__, _PLAIN))
+_SEQ = {'list': list, 'tuple': tuple, 'set': set, 'frozenset': frozenset}
+def _dec(x):
+    t = type(x)
+    if x is None or t is bool or t is int or t is float or t is str:
+        return x
+    if t is dict and len(x) == 2 and type(x.get('t')) is str:
+        tag, v = x['t'], x.get('v')
+        if tag in _SEQ and type(v) is list:
+            return _SEQ[tag](_dec(e) for e in v)
+        if tag == 'dict' and type(v) is list:
+            out = {}
+            for pair in v:
+                if type(pair) is not list or len(pair) != 2:
+                    break
+                out[_dec(pair[0])] = _dec(pair[1])
+            else:
+                return out
+        if tag == 'bytes' and type(v) is str:
+            return bytes.fromhex(v)
+        if tag == 'complex' and type(v) is list and len(v) == 2 and all(type(e) in (int, float) for e in v):
+            return complex(float(v[0]), float(v[1]))
+    raise ValueError('a malformed value came back from the solution')
+def _send(fd, obj):
+    data = _json.dumps(obj).encode()
+    view = memoryview(_HDR.pack(len(data)) + data)
+    while view:
+        view = view[_os.write(fd, view):]
+def _read_n(fd, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = _os.read(fd, min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+def _recv(fd, cap):
+    (n,) = _HDR.unpack(_read_n(fd, _HDR.size))
+    if n > cap:
+        raise ValueError('a message of %d bytes came back from the solution (at most %d)' % (n, cap))
+    return _json.loads(_read_n(fd, n))
+"""
+exec(CODEC)
+
+# The worker: a fresh interpreter (exec'd, so nothing of the harness's memory) that loads the solution and
+# answers calls on fds 3 (requests) and 4 (replies). Everything in it is the solution's to tamper with.
+WORKER = CODEC + r"""
+import sys, traceback, builtins
+sys.path[:] = _json.loads(sys.argv[1])
+_name, _path = sys.argv[2], sys.argv[3]
+sys.argv = [_path]
+_ns = {'__name__': '__main__', '__file__': 'solution.py', '__builtins__': builtins}
+try:
+    with open(_path, encoding='utf-8') as _f:
+        _code = compile(_f.read(), 'solution.py', 'exec')
+    exec(_code, _ns)
+    _fn = _ns.get(_name)
+    if not callable(_fn):
+        raise NameError('the solution defines no function %r' % _name)
+except BaseException as _e:
+    traceback.print_exc()
+    _send(4, {'setup': '%s: %s' % (type(_e).__name__, _e)})
+    _os._exit(1)
+_send(4, {'ready': 1})
+while True:
+    try:
+        _req = _recv(3, 1 << 40)
+    except EOFError:
+        _os._exit(0)
+    try:
+        _msg = {'v': _enc(_fn(*_dec(_req['a']), **_dec(_req['k'])))}
+    except BaseException as _e:
+        traceback.print_exc()
+        try:
+            _m = str(_e)[:2000]
+        except BaseException:
+            _m = ''
+        _msg = {'e': type(_e).__name__, 'm': _m}
+    _send(4, _msg)
+"""
 
 
 def _nondumpable():
@@ -80,8 +203,6 @@ def _child(job, code_obj, test, paths):
             except (TypeError, ValueError):
                 text = json.dumps({"__repr__": repr(value)[:10000]})
             os.write(fd_val, text.encode())
-        elif kind == "script":
-            exec(compile(test["input"], "test.py", "exec"), ns)
     except SystemExit as e:
         code = e.code
         status = code if isinstance(code, int) else (0 if code is None else 1)
@@ -99,6 +220,165 @@ def _child(job, code_obj, test, paths):
     except Exception:
         pass
     os._exit(status & 0xFF)
+
+
+class SolutionError(Exception):
+    """The solution's process failed to answer a call (it exited, crashed or sent something else)."""
+
+
+def _exception(name, msg):
+    cls = getattr(builtins, name, None) if isinstance(name, str) else None
+    msg = str(msg)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(msg)
+        except Exception:
+            pass
+    return SolutionError(f"{name}: {msg}")
+
+
+class _Candidate:
+    """The function under test, as the test script sees it: each call runs in the worker."""
+
+    def __init__(self, name, req_w, resp_r):
+        self.__name__ = name
+        self._w, self._r = req_w, resp_r
+
+    def __call__(self, *args, **kwargs):
+        _send(self._w, {"a": _enc(list(args)), "k": _enc(kwargs)})
+        try:
+            msg = _recv(self._r, MAX_MESSAGE)
+        except EOFError:
+            raise SolutionError("the solution's process ended before it answered (it exited or crashed)") from None
+        if type(msg) is dict and "v" in msg:
+            return _dec(msg["v"])
+        if type(msg) is dict and "e" in msg:
+            raise _exception(msg["e"], msg.get("m", ""))
+        raise SolutionError("the solution's process sent something other than an answer")
+
+
+def _high(fd):
+    return fcntl.fcntl(fd, fcntl.F_DUPFD, 16)
+
+
+def _checker(job, test, paths, w_res):
+    """Run one script test (in a forked child): the worker runs the solution, this process the test."""
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(os.open(paths["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 1)
+    os.dup2(os.open(paths["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
+    req_r, req_w = os.pipe()
+    resp_r, resp_w = os.pipe()
+    name = job["func_name"]
+    wpid = os.fork()
+    if wpid == 0:
+        try:
+            a, b = _high(req_r), _high(resp_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+            os.closerange(5, max(256, resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
+            os.execv(sys.executable, [sys.executable, "-E", "-s", "-S", "-u", "-X", "utf8", "-c", WORKER,
+                                      json.dumps(sys.path), name, os.path.abspath("solution.py")])
+        finally:
+            os._exit(71)
+    os.close(req_r)
+    os.close(resp_w)
+    for fd in range(3, 16):
+        if fd not in (req_w, resp_r, w_res):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+    status = 1
+    try:
+        try:
+            ready = _recv(resp_r, MAX_MESSAGE)
+        except EOFError:
+            raise SolutionError("the solution's process ended while loading (it exited or crashed)") from None
+        if type(ready) is not dict or "ready" not in ready:
+            setup = ready.get("setup") if type(ready) is dict else None
+            raise SolutionError(f"the solution failed to load: {str(setup)[:2000]}")
+        ns = {"__name__": "__main__", "__builtins__": builtins}
+        if job.get("prelude"):
+            exec(compile(job["prelude"], "prompt.py", "exec"), ns)
+        ns[name] = _Candidate(name, req_w, resp_r)
+        exec(compile(test["input"], "test.py", "exec"), ns)
+        os.write(w_res, b"PASS")
+        status = 0
+    except BaseException as e:
+        tb = e.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        traceback.print_exception(type(e), e, tb)
+    finally:
+        try:
+            os.kill(wpid, signal.SIGKILL)
+            os.waitpid(wpid, 0)
+        except OSError:
+            pass
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+    os._exit(status)
+
+
+def _cpu_limit(timeout_s):
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = int(resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime)
+    lim = used + int(timeout_s) + 1
+    if hard == resource.RLIM_INFINITY or lim < hard:
+        resource.setrlimit(resource.RLIMIT_CPU, (lim, lim if hard == resource.RLIM_INFINITY else hard))
+
+
+def _script_test(job, test, paths, i):
+    """One script test: the checker's own pipe says PASS only when it ran the whole test script."""
+    t0 = time.monotonic()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            os.close(r)
+            _cpu_limit(job["timeout_s"])
+            _checker(job, test, paths, w)
+        finally:
+            os._exit(70)
+    os.close(w)
+    st = _wait(pid, float(job["timeout_s"]))
+    wall = time.monotonic() - t0
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if st is None:
+        os.waitpid(pid, 0)
+    os.set_blocking(r, False)
+    try:
+        said = os.read(r, 16)
+    except OSError:
+        said = b""
+    os.close(r)
+    rc = None if st is None else os.waitstatus_to_exitcode(st)
+    if rc is None:
+        status = "timeout"
+    elif rc == 0 and said == b"PASS":
+        status = "ok"
+    elif rc < 0:
+        status = "timeout" if -rc == signal.SIGXCPU else "crash"
+    else:
+        status = "error"
+    stdout, trunc = _read_capped(paths["out"], int(test.get("cap", 1 << 16)))
+    stderr, _ = _read_capped(paths["err"], 1 << 16)
+    for p in paths.values():
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+    return {"i": i, "status": status, "stdout": stdout, "stdout_truncated": trunc, "stderr": stderr[-4000:],
+            "value": None, "wall_s": round(wall, 4)}
 
 
 def _wait(pid, timeout):
@@ -130,6 +410,7 @@ def main():
     _nondumpable()
     with open("job.json") as f:
         job = json.load(f)
+    os.unlink("job.json")  # the tests are gone from the work dir before any code of the solution runs
     with open("solution.py", encoding="utf-8") as f:
         src = f.read()
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -150,16 +431,16 @@ def main():
             f.write(test["input"] if job["kind"] == "stdin" else "")
         t0 = time.monotonic()
         sys.stdout.flush()
+        if job["kind"] == "script":
+            row = _script_test(job, test, paths, i)
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            continue
         pid = os.fork()
         if pid == 0:
             try:
                 os.setpgid(0, 0)
-                soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-                used = int(resource.getrusage(resource.RUSAGE_SELF).ru_utime
-                           + resource.getrusage(resource.RUSAGE_SELF).ru_stime)
-                lim = used + int(job["timeout_s"]) + 1
-                if hard == resource.RLIM_INFINITY or lim < hard:
-                    resource.setrlimit(resource.RLIMIT_CPU, (lim, lim if hard == resource.RLIM_INFINITY else hard))
+                _cpu_limit(job["timeout_s"])
                 _child(job, code_obj, test, paths)
             finally:
                 os._exit(70)

@@ -188,11 +188,16 @@ def _contains_assert(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Assert) for n in ast.walk(node))
 
 
+def _uses(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
 def humaneval_tests(test_src: str, entry_point: str) -> list[TestCase]:
     """Split HumanEval's ``check(candidate)`` into one script test per assert-bearing statement.
 
     Statements of ``check`` without an assert (imports, helpers, set-up) are kept, in order, before each test;
-    module-level code of the test file (``METADATA``, helper functions) comes first. When the split is not
+    module-level code of the test file (``METADATA``, helper functions) comes first. An assert that never uses
+    the candidate (``assert True, "..."``) tests nothing and is not a test: it would pay any program. When the split is not
     possible the whole ``check`` is a single test.
     """
     mod = ast.parse(test_src)
@@ -205,7 +210,7 @@ def humaneval_tests(test_src: str, entry_point: str) -> list[TestCase]:
     tests: list[TestCase] = []
     for stmt in check.body:
         src = ast.unparse(stmt)
-        if _contains_assert(stmt):
+        if _contains_assert(stmt) and _uses(stmt, arg):
             body = "\n".join(setup + [src])
             fn = "def __agentrl_check(%s):\n%s\n" % (arg, _indent(body))
             tests.append(TestCase(f"{top}\n{fn}__agentrl_check({entry_point})\n"))
