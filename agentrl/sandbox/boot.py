@@ -135,7 +135,7 @@ for m in S['masks']:
     mnt('tmpfs', P(m), 'tmpfs', RDONLY | NOSUID | NODEV | NOEXEC, 'mode=0555,size=4k,nr_inodes=16')
 for b in S['blanks']:
     mnt('/dev/null', P(b), None, BIND)
-    mnt(None, P(b), None, BIND | REMOUNT | RDONLY | NOSUID | NODEV | NOEXEC)
+    mnt(None, P(b), None, BIND | REMOUNT | RDONLY | NOSUID | NOEXEC)  # /dev/null, read-only: reads as empty
 os.makedirs(P('/dev'), exist_ok=True)
 mnt('tmpfs', P('/dev'), 'tmpfs', NOSUID | NOEXEC, 'mode=0755,size=64k,nr_inodes=64')
 for n in ('null', 'zero', 'full', 'random', 'urandom', 'tty'):

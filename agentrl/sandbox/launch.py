@@ -185,8 +185,6 @@ def _bwrap_args(root: _Root) -> list[str]:
         args += ["--ro-bind", p, p]
     for m in root.masks:
         args += ["--perms", "0555", "--size", "4096", "--tmpfs", m, "--remount-ro", m]
-    for b in root.blanks:
-        args += ["--ro-bind", "/dev/null", b]
     return args
 
 
@@ -303,6 +301,10 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
             fd = _memfd(data)
             fds.append(fd)
             cmd += ["--perms", "0666", "--file", str(fd), f"{WORKDIR}/{name}"]
+        for b in root.blanks:  # an empty read-only file (a bind of /dev/null would be nodev: unreadable)
+            fd = _memfd(b"")
+            fds.append(fd)
+            cmd += ["--perms", "0444", "--ro-bind-data", str(fd), b]
         cmd += ["--chdir", WORKDIR, "--clearenv"]
         for k, v in scrubbed_env(WORKDIR).items():
             cmd += ["--setenv", k, v]
