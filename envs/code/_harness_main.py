@@ -11,9 +11,10 @@ A run that ends early has reported only the tests that finished.
   never enters the sandbox. Its exit status only says whether it ended cleanly.
 * ``script`` tests (HumanEval): the test script holds the expected values, so it never runs next to the
   solution. A *checker* child (harness code, the task's trusted prelude and the test script only) runs it;
-  the function under test is a proxy that calls the solution in a *worker*: a freshly executed interpreter
-  (no test in its memory, no file of the harness open) that runs ``solution.py`` and answers calls over two
-  pipes. Arguments and return values cross as tagged JSON and are rebuilt by the checker as plain builtin
+  the function under test is a proxy that calls the solution in a *worker*, forked for the test by a
+  *zygote*: a process forked from the harness before it reads ``job.json`` (no test in its memory, no file of
+  the harness open), which receives only the worker's five fds. The worker runs ``solution.py`` and answers calls over
+  two pipes. Arguments and return values cross as tagged JSON and are rebuilt by the checker as plain builtin
   values (int, float, str, list, tuple, dict, set...), so the test's comparisons never call an object of the
   solution: an always-equal object, ``sys.exit(0)``, ``os._exit(0)`` or a crash in the worker fail the test.
   The test passes only when the checker ran the whole script and reported so over a pipe of its own.
@@ -29,6 +30,7 @@ import os
 import resource
 import select
 import signal
+import struct
 import sys
 import time
 import traceback
@@ -38,11 +40,11 @@ PR_SET_DUMPABLE = 4
 MAX_MESSAGE = 64 << 20
 
 # Tagged JSON for values crossing between checker and worker. The encoder (used by both sides) is lenient;
-# the checker's decoder is strict and builds only plain builtin objects, so nothing of the solution survives.
-CODEC = r"""
-import json as _json, struct as _struct, os as _os
-_HDR = _struct.Struct('<Q')
+# the checker's decoder (_dec) is strict and builds only plain builtin objects: nothing of the solution survives.
+_HDR = struct.Struct('<Q')
 _PLAIN = 'the value must be plain data (None, bool, int, float, complex, str, bytes, list, tuple, dict, set)'
+
+
 def _enc(x, depth=0):
     if depth > 500:
         raise ValueError('the value is nested too deeply')
@@ -64,7 +66,11 @@ def _enc(x, depth=0):
     if isinstance(x, complex):
         return {'t': 'complex', 'v': [float(x.real), float(x.imag)]}
     raise TypeError('got a %s; %s' % (type(x).__name__, _PLAIN))
+
+
 _SEQ = {'list': list, 'tuple': tuple, 'set': set, 'frozenset': frozenset}
+
+
 def _dec(x):
     t = type(x)
     if x is None or t is bool or t is int or t is float or t is str:
@@ -86,63 +92,152 @@ def _dec(x):
         if tag == 'complex' and type(v) is list and len(v) == 2 and all(type(e) in (int, float) for e in v):
             return complex(float(v[0]), float(v[1]))
     raise ValueError('a malformed value came back from the solution')
+
+
 def _send(fd, obj):
-    data = _json.dumps(obj).encode()
+    data = json.dumps(obj).encode()
     view = memoryview(_HDR.pack(len(data)) + data)
     while view:
-        view = view[_os.write(fd, view):]
+        view = view[os.write(fd, view):]
+
+
 def _read_n(fd, n):
     buf = bytearray()
     while len(buf) < n:
-        chunk = _os.read(fd, min(n - len(buf), 1 << 20))
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError
         buf += chunk
     return bytes(buf)
+
+
 def _recv(fd, cap):
     (n,) = _HDR.unpack(_read_n(fd, _HDR.size))
     if n > cap:
         raise ValueError('a message of %d bytes came back from the solution (at most %d)' % (n, cap))
-    return _json.loads(_read_n(fd, n))
-"""
-exec(CODEC)
+    return json.loads(_read_n(fd, n))
 
-# The worker: a fresh interpreter (exec'd, so nothing of the harness's memory) that loads the solution and
-# answers calls on fds 3 (requests) and 4 (replies). Everything in it is the solution's to tamper with.
-WORKER = CODEC + r"""
-import sys, traceback, builtins
-sys.path[:] = _json.loads(sys.argv[1])
-_name, _path = sys.argv[2], sys.argv[3]
-sys.argv = [_path]
-_ns = {'__name__': '__main__', '__file__': 'solution.py', '__builtins__': builtins}
-try:
-    with open(_path, encoding='utf-8') as _f:
-        _code = compile(_f.read(), 'solution.py', 'exec')
-    exec(_code, _ns)
-    _fn = _ns.get(_name)
-    if not callable(_fn):
-        raise NameError('the solution defines no function %r' % _name)
-except BaseException as _e:
-    traceback.print_exc()
-    _send(4, {'setup': '%s: %s' % (type(_e).__name__, _e)})
-    _os._exit(1)
-_send(4, {'ready': 1})
-while True:
+def _worker(name, path, cpu):
+    """A worker (forked by the zygote; fds 0-4 set): load the solution, answer calls until EOF."""
+    import traceback as tb_mod
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    ns = {"__name__": "__main__", "__file__": "solution.py", "__builtins__": builtins}
     try:
-        _req = _recv(3, 1 << 40)
-    except EOFError:
-        _os._exit(0)
-    try:
-        _msg = {'v': _enc(_fn(*_dec(_req['a']), **_dec(_req['k'])))}
-    except BaseException as _e:
-        traceback.print_exc()
+        with open(path, encoding="utf-8") as f:
+            code = compile(f.read(), "solution.py", "exec")
+        exec(code, ns)
+        fn = ns.get(name)
+        if not callable(fn):
+            raise NameError(f"the solution defines no function {name!r}")
+    except BaseException as e:
+        tb_mod.print_exc()
+        _send(4, {"setup": f"{type(e).__name__}: {e}"})
+        os._exit(1)
+    _send(4, {"ready": 1})
+    while True:
         try:
-            _m = str(_e)[:2000]
-        except BaseException:
-            _m = ''
-        _msg = {'e': type(_e).__name__, 'm': _m}
-    _send(4, _msg)
-"""
+            req = _recv(3, 1 << 40)
+        except EOFError:
+            os._exit(0)
+        try:
+            msg = {"v": _enc(fn(*_dec(req["a"]), **_dec(req["k"])))}
+        except BaseException as e:
+            tb_mod.print_exc()
+            try:
+                m = str(e)[:2000]
+            except BaseException:
+                m = ""
+            msg = {"e": type(e).__name__, "m": m}
+        _send(4, msg)
+
+
+def _zygote_main(ctl):
+    """The zygote's loop: for each request (the solution's function name, CPU seconds and five fds) fork a
+    worker with the fds as its 0-4 and answer its pid."""
+    import socket
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctl, 4096, 8)
+            req = json.loads(msg)
+        except (OSError, ValueError):
+            os._exit(0)
+        if len(fds) != 5 or type(req) is not dict:
+            os._exit(0)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ctl.close()
+                os.setpgid(0, 0)
+                high = [_high(fd) for fd in fds]
+                for i, fd in enumerate(high):
+                    os.dup2(fd, i)
+                os.closerange(5, max(256, resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
+                sys.stdin = open(0, "r", encoding="utf-8", closefd=False)
+                sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)
+                sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
+                _worker(req["name"], req["path"], int(req["cpu"]))
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        ctl.sendall(b"%d\n" % pid)
+
+
+class Zygote:
+    """The process that forks each test's worker. It is forked from the harness before the harness reads
+    ``job.json``, so neither it nor its workers ever hold a test; it receives only each worker's fds.
+    ``worker(...)`` returns the new worker's pid (or None). Everything in the zygote and its workers is the
+    solution's to tamper with."""
+
+    def __init__(self):
+        import socket
+        self.sock, theirs = socket.socketpair()
+        sys.stdout.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.setpgid(0, 0)
+                self.sock.close()
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                ctl = _high(theirs.fileno())
+                os.dup2(ctl, 3)
+                os.closerange(4, max(256, resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
+                _zygote_main(socket.socket(fileno=3))
+            finally:
+                os._exit(71)
+        theirs.close()
+        self.sock.settimeout(30)
+
+    def worker(self, name, cpu, fds):
+        import socket
+        try:
+            req = json.dumps({"name": name, "path": os.path.abspath("solution.py"), "cpu": cpu}).encode()
+            socket.send_fds(self.sock, [req], fds)
+            line = b""
+            while not line.endswith(b"\n") and len(line) < 32:
+                chunk = self.sock.recv(32 - len(line))
+                if not chunk:
+                    return None
+                line += chunk
+            pid = int(line)
+        except (OSError, ValueError):
+            return None
+        return pid if pid > 1 else None
+
+    def close(self):
+        self.sock.close()
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
 
 
 def _nondumpable():
@@ -261,33 +356,12 @@ def _high(fd):
     return fcntl.fcntl(fd, fcntl.F_DUPFD, 16)
 
 
-def _checker(job, test, paths, w_res):
-    """Run one script test (in a forked child): the worker runs the solution, this process the test."""
+def _checker(job, test, paths, w_res, req_w, resp_r):
+    """Run one script test (in a forked child) against the worker at the other end of ``req_w``/``resp_r``."""
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    os.dup2(os.open(paths["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 1)
+    os.dup2(os.open(paths["out"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 1)
     os.dup2(os.open(paths["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
-    req_r, req_w = os.pipe()
-    resp_r, resp_w = os.pipe()
     name = job["func_name"]
-    wpid = os.fork()
-    if wpid == 0:
-        try:
-            a, b = _high(req_r), _high(resp_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-            os.closerange(5, max(256, resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
-            os.execv(sys.executable, [sys.executable, "-E", "-s", "-S", "-u", "-X", "utf8", "-c", WORKER,
-                                      json.dumps(sys.path), name, os.path.abspath("solution.py")])
-        finally:
-            os._exit(71)
-    os.close(req_r)
-    os.close(resp_w)
-    for fd in range(3, 16):
-        if fd not in (req_w, resp_r, w_res):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
     status = 1
@@ -313,11 +387,6 @@ def _checker(job, test, paths, w_res):
         traceback.print_exception(type(e), e, tb)
     finally:
         try:
-            os.kill(wpid, signal.SIGKILL)
-            os.waitpid(wpid, 0)
-        except OSError:
-            pass
-        try:
             sys.stdout.flush()
             sys.stderr.flush()
         except Exception:
@@ -333,9 +402,17 @@ def _cpu_limit(timeout_s):
         resource.setrlimit(resource.RLIMIT_CPU, (lim, lim if hard == resource.RLIM_INFINITY else hard))
 
 
-def _script_test(job, test, paths, i):
+def _script_test(job, test, paths, i, zygote):
     """One script test: the checker's own pipe says PASS only when it ran the whole test script."""
     t0 = time.monotonic()
+    req_r, req_w = os.pipe()
+    resp_r, resp_w = os.pipe()
+    mine = [os.open(os.devnull, os.O_RDONLY),
+            os.open(paths["out"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            os.open(paths["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), req_r, resp_w]
+    wpid = zygote.worker(job["func_name"], int(job["timeout_s"]) + 1, mine)
+    for fd in mine:
+        os.close(fd)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -343,16 +420,24 @@ def _script_test(job, test, paths, i):
             os.setpgid(0, 0)
             os.close(r)
             _cpu_limit(job["timeout_s"])
-            _checker(job, test, paths, w)
+            if wpid is None:
+                os.write(os.open(paths["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+                         b"SolutionError: the solution's process could not be started\n")
+                os._exit(1)
+            _checker(job, test, paths, w, req_w, resp_r)
         finally:
             os._exit(70)
+    os.close(req_w)
+    os.close(resp_r)
     os.close(w)
     st = _wait(pid, float(job["timeout_s"]))
     wall = time.monotonic() - t0
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
+    for group in (pid, wpid):
+        try:
+            if group:
+                os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
     if st is None:
         os.waitpid(pid, 0)
     os.set_blocking(r, False)
@@ -408,6 +493,8 @@ def _wait(pid, timeout):
 
 def main():
     _nondumpable()
+    # script tests: the zygote is forked before anything of the job is read (the host passes the kind)
+    zygote = Zygote() if sys.argv[1:2] == ["script"] else None
     with open("job.json") as f:
         job = json.load(f)
     os.unlink("job.json")  # the tests are gone from the work dir before any code of the solution runs
@@ -432,7 +519,7 @@ def main():
         t0 = time.monotonic()
         sys.stdout.flush()
         if job["kind"] == "script":
-            row = _script_test(job, test, paths, i)
+            row = _script_test(job, test, paths, i, zygote)
             out.write(json.dumps(row) + "\n")
             out.flush()
             continue
@@ -479,6 +566,8 @@ def main():
         out.write(json.dumps({"i": i, "status": status, "stdout": stdout, "stdout_truncated": trunc,
                               "stderr": stderr[-4000:], "value": value, "wall_s": round(wall, 4)}) + "\n")
         out.flush()
+    if zygote is not None:
+        zygote.close()
 
 
 main()

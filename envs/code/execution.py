@@ -136,7 +136,8 @@ def run_tests(code: str, tests: list[TestCase], *, kind: TaskKind, func_name: st
     limits = Limits(cpu_s=budget, wall_s=budget, memory_mb=memory_mb, max_procs=64,
                     output_bytes=(1 << 20) + 2 * sum(caps) + 8192 * len(tests))
     src = (prelude + "\n" + code) if prelude else code
-    res = run_python(harness_source(), files={"job.json": json.dumps(job), "solution.py": src}, limits=limits)
+    res = run_python(harness_source(), files={"job.json": json.dumps(job), "solution.py": src}, limits=limits,
+                     args=[kind])
     rows = _parse_rows(res, len(tests))
     return [_judge(rows.get(i), t, kind, res) for i, t in enumerate(tests)]
 
