@@ -40,6 +40,22 @@ from agentrl.rollout.backends.base import BackendFatalError, Generation, Samplin
 
 log = logging.getLogger(__name__)
 
+def kv_bytes_per_token(model: Any) -> int:
+    """Bytes of KV cache one token takes in ``model`` (all layers, keys and values, at its parameter dtype)."""
+    cfg = getattr(model, "config", None)
+    get = (lambda k, d=None: getattr(cfg, k, d)) if cfg is not None else (lambda k, d=None: d)
+    text = get("text_config") or cfg  # multimodal configs keep the decoder's shape under text_config
+    layers = getattr(text, "num_hidden_layers", 1) or 1
+    heads = getattr(text, "num_attention_heads", 1) or 1
+    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    head_dim = getattr(text, "head_dim", None) or (getattr(text, "hidden_size", 64) or 64) // heads
+    try:
+        size = next(model.parameters()).element_size()
+    except (StopIteration, AttributeError, TypeError):
+        size = 4
+    return max(1, 2 * layers * kv_heads * head_dim * size)
+
+
 @dataclass(eq=False)
 class _Request:
     prompt: list[int]
@@ -83,7 +99,9 @@ class LocalBackend:
         eos_token_ids: extra ids that end every request (default: the model config's ``eos_token_id``,
             as SGLang does unless ``ignore_eos``).
         prefix_cache_tokens: KV of finished turns kept per ``session_id`` (LRU, in tokens) so a trajectory's
-            next turn only prefills its new tokens (0 disables).
+            next turn only prefills its new tokens (0 disables). Also bounded by ``prefix_cache_bytes``.
+        prefix_cache_bytes: memory bound of that cache, from the model's KV size per token (SmolLM2 keeps
+            46 KB a token in fp32: 2^18 tokens would be 12 GB; 1 GiB holds 23k tokens).
         admit_wait_steps: a waiting request joins the running batch after at most this many decode steps
             (sooner when enough requests wait to fill half the free rows); see :meth:`_admit_now`.
         autocast_dtype: run the forwards under autocast to this dtype (``torch.bfloat16`` on a CPU with
@@ -92,7 +110,8 @@ class LocalBackend:
 
     def __init__(self, model: Any, *, max_batch_size: int = 32, max_context_tokens: int | None = None,
                  eos_token_ids: list[int] | None = None, tokenizer: Any = None,
-                 prefix_cache_tokens: int = 1 << 18, admit_wait_steps: int = 8,
+                 prefix_cache_tokens: int = 1 << 18, prefix_cache_bytes: int = 1 << 30,
+                 admit_wait_steps: int = 8,
                  autocast_dtype: torch.dtype | None = None):
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
@@ -114,7 +133,7 @@ class LocalBackend:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._num_rows = 0
-        self.prefix_cache_tokens = int(prefix_cache_tokens)
+        self.prefix_cache_tokens = min(int(prefix_cache_tokens), int(prefix_cache_bytes) // kv_bytes_per_token(model))
         self.admit_wait_steps = int(admit_wait_steps)
         self._waited = 0
         self._prefixes: OrderedDict[str, tuple[list[int], list[tuple[torch.Tensor, torch.Tensor]]]] = OrderedDict()
