@@ -67,10 +67,10 @@ def _select_group(group: str, name: str, root: Path) -> dict[str, Any]:
     if name in options:
         return _load_yaml(root / group / f"{name}.yaml")
     if group == "env":
-        from agentrl.registry import list_envs
+        from agentrl.registry import list_envs, prefixed_spec
 
         envs = list_envs()
-        if name in envs:
+        if name in envs or prefixed_spec(name) is not None:
             return {"id": name}
         known = sorted(set(options) | set(envs))
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
