@@ -70,10 +70,13 @@ _PREFIXES: dict[str, str] = {
 
 
 def prefixed_spec(id: str) -> EnvSpec | None:
-    """The :class:`EnvSpec` of an ecosystem id ``<prefix>:<name>`` (``textarena:Wordle-v0``), else ``None``."""
+    """The :class:`EnvSpec` of an ecosystem id ``<prefix>:<name>`` (``textarena:Wordle-v0``) or ``<prefix>``
+    (the adapter, named by its kwargs), else ``None``."""
     prefix, sep, name = id.partition(":")
-    if not sep or prefix not in _PREFIXES:
+    if prefix not in _PREFIXES:
         return None
+    if not sep:  # the adapter itself, its env named by kwargs (env=openenv env.kwargs.server=<url>)
+        return EnvSpec(id, _PREFIXES[prefix], {}, source=f"{prefix} adapter")
     if not name:
         raise ValueError(f"env id {id!r} names no {prefix} env; write {prefix}:<name>")
     return EnvSpec(id, _PREFIXES[prefix], {"name": name}, source=f"{prefix} adapter")
