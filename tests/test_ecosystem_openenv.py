@@ -86,7 +86,8 @@ def test_a_server_url_works_too_and_bad_names_are_one_line_errors(env):
         agentrl.make(APP, action_field="msg")
 
 
+@pytest.mark.slow
 def test_a_short_training_run_completes(tmp_path):
-    rows = tiny_run(tmp_path / "cache", tmp_path, APP, "oe", "env.kwargs.max_turns=6")
+    rows = tiny_run(tmp_path / "cache", tmp_path, APP, "oe", "env.kwargs.max_turns=3")
     assert [r["step"] for r in rows] == [0, 1, 2] and "eval/success" in rows[2]
     assert all(math.isfinite(r["loss"]) and r["failed"] == 0 and r["trajectories"] >= 4 for r in rows[1:])

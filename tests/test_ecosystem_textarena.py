@@ -89,6 +89,7 @@ def test_importing_agentrl_and_making_a_builtin_env_imports_no_ecosystem_package
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_a_short_training_run_completes(tmp_path):
     rows = tiny_run(tmp_path / "cache", tmp_path, GAME, "ta", "env.kwargs.max_turns=6")
     assert [r["step"] for r in rows] == [0, 1, 2] and "eval/success" in rows[2]

@@ -90,6 +90,7 @@ def test_bad_ids_and_tasks_are_one_line_errors(sums):
         sums.task_ids("dev")
 
 
+@pytest.mark.slow
 def test_a_short_training_run_completes(tmp_path):
     rows = tiny_run(tmp_path / "cache", tmp_path, "verifiers:vf_sums", "vf")
     assert [r["step"] for r in rows] == [0, 1, 2] and "eval/success" in rows[2]
