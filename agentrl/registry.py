@@ -69,6 +69,11 @@ _PREFIXES: dict[str, str] = {
 }
 
 
+def ecosystem_prefixes() -> list[str]:
+    """The id prefixes of the ecosystem adapters (``textarena``, ``verifiers``, ``openenv``)."""
+    return sorted(_PREFIXES)
+
+
 def prefixed_spec(id: str) -> EnvSpec | None:
     """The :class:`EnvSpec` of an ecosystem id ``<prefix>:<name>`` (``textarena:Wordle-v0``) or ``<prefix>``
     (the adapter, named by its kwargs), else ``None``."""

@@ -94,3 +94,12 @@ def test_a_short_training_run_completes(tmp_path):
     rows = tiny_run(tmp_path / "cache", tmp_path, GAME, "ta", "env.kwargs.max_turns=6")
     assert [r["step"] for r in rows] == [0, 1, 2] and "eval/success" in rows[2]
     assert all(math.isfinite(r["loss"]) and r["failed"] == 0 and r["trajectories"] >= 4 for r in rows[1:])
+
+
+def test_the_config_accepts_prefixed_ids_and_names_the_prefixes_for_a_typo():
+    from agentrl.config.compose import ConfigError, compose
+
+    assert compose(["env=textarena:Mastermind-v0"])["env"]["id"] == "textarena:Mastermind-v0"
+    assert compose(["env=textarena_guess"])["env"]["id"] == "textarena:GuessTheNumber-v0"
+    with pytest.raises(ConfigError, match=r"Did you mean 'textarena:<name>'"):
+        compose(["env=textarenna:Mastermind-v0"])

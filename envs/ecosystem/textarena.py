@@ -27,7 +27,6 @@ from envs.ecosystem._tasks import SeededSplits
 
 #: One lock for the process-wide ``random`` state every TextArena game shares.
 _RANDOM_LOCK = threading.Lock()
-_NUMBER = re.compile(r"\[(\d+)\]")
 
 
 def game_ids() -> list[str]:

@@ -29,8 +29,6 @@ from typing import Any
 
 from agentrl.env import AgentEnv, StepResult
 
-_DONE = object()
-
 
 class _Seat:
     """The env's agent seat, played by agentrl: ``interaction()`` / ``run()`` as ``verifiers.v1.Agent`` offers."""
