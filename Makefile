@@ -44,9 +44,10 @@ $(ROUTER_VENV)/.complete:
 	$(ROUTER_VENV)/bin/pip install -q "sglang-router==$(ROUTER_VERSION)"
 	touch $@
 
-# The tests against real servers (deselected by `make test`); they skip, saying why, without the venvs.
+# The tests against real servers and the real SmolLM2 (deselected by `make test`); server tests skip, saying why,
+# without the venvs.
 test-servers: setup
-	$(PYTHON) -m pytest -q -ra -m "vllm or sglang_router" $(ARGS)
+	$(PYTHON) -m pytest -q -ra -m "vllm or sglang_router or smollm2" $(ARGS)
 
 bench: setup
 	@for f in benchmarks/*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done

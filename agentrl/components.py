@@ -40,12 +40,27 @@ def pick_device(want: str) -> str:
     return want
 
 
+def autocast_dtype(cfg: Config, device: str) -> Any:
+    """The autocast dtype of forwards on ``device`` (``None`` = plain float32), from ``model.autocast``."""
+    import torch
+
+    mode = cfg.model.autocast
+    if mode == "off" or (mode == "auto" and not str(device).startswith("cuda")):
+        return None
+    return torch.bfloat16
+
+
 def resolve_model_dir(cfg: Config, log: Callable[[str], None] = print) -> str:
-    """The directory (or hub id) to load: builds the embedded tiny model when ``model.path=tiny``."""
+    """The directory (or hub id) to load: builds the embedded tiny model when ``model.path=tiny``, converts a
+    packaged model (``smollm2``) or a ``.gguf`` file once (:mod:`agentrl.pretrained`)."""
+    from agentrl.pretrained import is_pretrained_spec, resolve_pretrained
+
     if cfg.model.path == "tiny":
         from agentrl.tiny import build_tiny
 
         return str(build_tiny(cfg, log=log))
+    if is_pretrained_spec(cfg.model.path):
+        return resolve_pretrained(cfg.model.path, cfg.model.cache_dir, log)
     return cfg.model.path
 
 

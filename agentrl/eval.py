@@ -72,7 +72,7 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float | int], Path]:
     from rich.console import Console
     from rich.table import Table
 
-    from agentrl.components import build_components
+    from agentrl.components import autocast_dtype, build_components
     from agentrl.evaluation.metrics import reading, summarize
     from agentrl.evaluation.report import format_value
     from agentrl.rollout.backends import make_backend
@@ -84,7 +84,8 @@ def run_evaluation(cfg: Config) -> tuple[dict[str, float | int], Path]:
     c = build_components(cfg, log=lambda m: console.print(m, highlight=False, soft_wrap=True), model_dir=model_dir)
     rollout_cfg = cfg.rollout.model_copy(update={"temperature": ecfg.temperature}) \
         if ecfg.temperature is not None else cfg.rollout
-    backend = make_backend(rollout_cfg, model=c.model, tokenizer=c.tokenizer)
+    backend = make_backend(rollout_cfg, model=c.model, tokenizer=c.tokenizer,
+                           autocast_dtype=autocast_dtype(cfg, c.device))
     engine = RolloutEngine(backend, c.fmt, c.env_factory, c.policy, rollout_cfg)
     env = c.env_factory()
     tasks = list(env.task_ids(ecfg.split))

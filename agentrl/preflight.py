@@ -11,15 +11,21 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def check_model_path(path: str) -> None:
-    """``model.path`` must be ``tiny``, a transformers model directory (with ``config.json``) or a hub id.
+    """``model.path`` must be ``tiny``, a packaged model (``smollm2``), a ``.gguf`` file, a transformers model
+    directory (with ``config.json``) or a hub id.
 
     Raises :class:`UserError` naming the path when it is a missing local path, a file, or a directory that
     holds no ``config.json``.
     """
-    if path == "tiny":
+    from agentrl.pretrained import PACKAGED
+
+    if path == "tiny" or path in PACKAGED:
         return
     local = Path(path).expanduser()
-    accepted = "a transformers model directory (holding config.json), a hub id such as Qwen/Qwen3-0.6B, or tiny"
+    accepted = ("a transformers model directory (holding config.json), a .gguf file, a hub id such as "
+                f"Qwen/Qwen3-0.6B, tiny, or a packaged model ({', '.join(sorted(PACKAGED))})")
+    if local.is_file() and local.suffix.lower() == ".gguf":
+        return
     if local.is_dir():
         if not (local / "config.json").is_file():
             raise UserError(f"model.path={path!r} is a directory but not a transformers model (no config.json); "

@@ -58,6 +58,7 @@ _BUILTINS: dict[str, str] = {
     "webshop": "envs.webshop:WebShopEnv",
     "appworld": "envs.appworld:AppWorldEnv",
     "code": "envs.code:CodeEnv",
+    "reasoning_gym": "envs.reasoning_gym:ReasoningGymEnv",
     "remote": "agentrl.env_server.remote:RemoteEnv",
 }
 

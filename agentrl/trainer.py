@@ -28,7 +28,7 @@ from typing import Any
 from agentrl.rollout.async_generator import GeneratorCrashed
 from agentrl.checkpoint import (find_resume_checkpoint, has_checkpoints, rng_state,
                                 save_checkpoint, set_rng_state)
-from agentrl.components import build_components
+from agentrl.components import autocast_dtype, build_components
 from agentrl.config.compose import to_yaml
 from agentrl.config.schema import Config
 from agentrl.errors import ServerUnavailable, UserError
@@ -155,7 +155,8 @@ class Trainer:
             raise
         (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
         if self.backend is None:
-            self.backend = make_backend(cfg.rollout, model=self.c.model, tokenizer=self.c.tokenizer)
+            self.backend = make_backend(cfg.rollout, model=self.c.model, tokenizer=self.c.tokenizer,
+                                        autocast_dtype=autocast_dtype(cfg, self.c.device))
             self.loop.run_until_complete(check_servers(self.backend))  # before any evaluation is on record
         self.engine = RolloutEngine(self.backend, self.c.fmt, self.c.env_factory, self.c.policy, cfg.rollout)
         self.steps_ahead = cfg.trainer.async_.steps_ahead
@@ -164,7 +165,8 @@ class Trainer:
             algo = algo.model_copy(update={"tis_cap": algo.tis_cap or cfg.trainer.async_.is_cap})
         self.learner = Learner(self.c.model, self.c.fmt, self.c.policy, algo, device=self.c.device,
                                gradient_checkpointing=cfg.model.gradient_checkpointing, seed=cfg.seed,
-                               temperature=cfg.rollout.temperature)
+                               temperature=cfg.rollout.temperature,
+                               autocast_dtype=autocast_dtype(cfg, self.c.device), cpu_autocast=True)
         if self.steps_ahead:
             bound = cfg.trainer.async_.max_staleness
             self.learner.max_staleness = self.steps_ahead if bound is None else bound
@@ -188,6 +190,7 @@ class Trainer:
         self.metrics = MetricsLog(self.run_dir, cfg.trainer.log, run_config=cfg.model_dump(mode="json"),
                                   truncate_after_step=self.step if ckpt is not None else None)
         self._stop = False
+        self._collecting: asyncio.Task | None = None  # the rollout or evaluation a stop signal cancels
         self._step_start: tuple[int, dict[str, Any]] | None = None
 
     def _abandon_setup(self, created: bool) -> None:
@@ -216,8 +219,22 @@ class Trainer:
         return out
 
     def collect(self, tasks: list[str], n: int, seed: int) -> list[list[Trajectory]]:
-        """One batch of groups; raises :class:`ServerDied` when episodes failed because a server is down."""
-        groups = self.loop.run_until_complete(self.engine.collect(tasks, n, seed=seed))
+        """One batch of groups; raises :class:`ServerDied` when episodes failed because a server is down.
+
+        A stop signal cancels the collection at once (generation is aborted, the step is rolled back) and
+        raises ``KeyboardInterrupt``, so stopping never waits for a slow model's rollouts.
+        """
+        if self._stop:
+            raise KeyboardInterrupt
+        self._collecting = self.loop.create_task(self.engine.collect(tasks, n, seed=seed))
+        try:
+            groups = self.loop.run_until_complete(self._collecting)
+        except asyncio.CancelledError:
+            if self._stop:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            self._collecting = None
         if any(t.error and t.error.startswith("backend:") for g in groups for t in g):
             self._check_servers()
         return groups
@@ -373,10 +390,12 @@ class Trainer:
         tcfg = self.cfg.trainer
         previous = signal.signal(signal.SIGTERM, self._on_signal)
         previous_int = signal.signal(signal.SIGINT, self._on_signal)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
         progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("{task.fields[status]}"), console=self.console,
+                            TextColumn("left"), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+                            console=self.console,
                             disable=not tcfg.log.progress)
         self.log(f"run directory: {self.run_dir}")
         try:
@@ -402,6 +421,9 @@ class Trainer:
                             row.update(self.evaluate())
                         except ServerDied as e:
                             raise ServerDied(str(e), row=row) from None
+                        except KeyboardInterrupt:  # stopped during the evaluation: the step itself is done
+                            self.metrics.write(row)
+                            raise
                         if self.generator is not None:  # the next step's wall time leaves the evaluation out
                             self._last_step_end = (time.perf_counter(), self.generator.busy_s())
                         mean = sum(r for _, r in recent) / len(recent)
@@ -458,12 +480,16 @@ class Trainer:
             self._lock.release()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        """SIGTERM or a first Ctrl-C: stop after the current step and save; a second Ctrl-C: stop now."""
+        """SIGTERM or a first Ctrl-C: abort the rollout in flight (or finish the learner's update), save the last
+        completed step and exit; a second Ctrl-C: stop now."""
         if signum == signal.SIGINT and self._stop:
             raise KeyboardInterrupt
         self._stop = True
+        if self._collecting is not None and not self._collecting.done():
+            self.loop.call_soon_threadsafe(self._collecting.cancel)
         if signum == signal.SIGINT:
-            self.log("stopping after this step (Ctrl-C again to stop now; the last completed step is saved)")
+            self.log("stopping: the rollout in flight is dropped, the last completed step saved (Ctrl-C again to "
+                     "stop now)")
 
 
 def train(cfg: Config) -> int:

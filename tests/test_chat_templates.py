@@ -27,6 +27,7 @@ TEMPLATES = {  # name -> (template, template_kwargs, conversation)
     "tiny (built-in)": ("tiny", {}, CONVERSATION),
     "chatml (Qwen2.5 style)": (template_text("chatml"), {}, CONVERSATION),
     "llama3": (template_text("llama3"), {}, CONVERSATION),
+    "smollm2 (ChatML with a default system message)": (template_text("smollm2"), {}, CONVERSATION),
     "qwen3_keep_think (thinking)": ("qwen3_keep_think", {}, THINK_CONVERSATION),
     "qwen3_keep_think (no thinking)": ("qwen3_keep_think", {"enable_thinking": False}, CONVERSATION),
 }
@@ -90,7 +91,8 @@ def _bytes_of(tok, token_id):
     return ids if all(i is not None and i != tok.unk_token_id for i in ids) else [token_id]
 
 
-@pytest.mark.parametrize("name", ["tiny (built-in)", "chatml (Qwen2.5 style)", "llama3"])
+@pytest.mark.parametrize("name", ["tiny (built-in)", "chatml (Qwen2.5 style)", "llama3",
+                                  "smollm2 (ChatML with a default system message)"])
 def test_cut_off_generation_is_closed_by_template_tokens_with_mask_zero(bpe_tokenizer, name):
     template, kwargs, conversation = TEMPLATES[name]
     fmt = ChatFormat(bpe_tokenizer, chat_template=template, template_kwargs=kwargs)

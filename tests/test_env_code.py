@@ -294,7 +294,7 @@ def test_humaneval_check_is_split_per_assert():
     tests = humaneval_tests(src, "inc")
     assert len(tests) == 2
     assert all("import math" in t.input and "__agentrl_check(inc)" in t.input for t in tests)
-    outs = run_tests("def inc(x):\n    return x + 1 if x else 0\n", tests, kind="script")
+    outs = run_tests("def inc(x):\n    return x + 1 if x else 0\n", tests, kind="script", func_name="inc")
     assert [o.passed for o in outs] == [True, False]
 
 

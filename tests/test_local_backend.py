@@ -183,3 +183,17 @@ async def test_arrival_takes_a_finished_rows_place_with_the_ids_it_gets_alone(mo
     for p, s, g in zip(ps[:5], long_sps, together):
         assert (await backend.generate(p, s)).ids == g.ids
     await backend.close()
+
+
+async def test_session_prefix_cache_is_bounded_in_bytes():
+    """A real model's KV is large (SmolLM2: 46 KB a token): the session cache holds what fits its byte bound,
+    evicting the oldest sessions, however many tokens the token bound would allow."""
+    big = tiny_qwen3(64, hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=4)  # 2 KiB of KV a token
+    backend = LocalBackend(big, prefix_cache_tokens=1 << 18, prefix_cache_bytes=40 * 2048)
+    assert backend.prefix_cache_tokens == 40
+    sp = SamplingParams(max_new_tokens=4, seed=0)
+    for k in range(6):  # six sessions of ~13 tokens: only the newest three fit
+        await backend.generate([3 + k] + list(range(10, 18)), sp, session_id=f"s{k}")
+    assert 0 < backend._prefix_tokens <= 40
+    assert list(backend._prefixes) == ["s3", "s4", "s5"]
+    await backend.close()

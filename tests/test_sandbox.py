@@ -254,8 +254,25 @@ def test_site_dirs_keep_path_lines_and_skip_pth_code(tmp_path, monkeypatch):
     assert dirs == (str(sp), str(shown / "extra"))
 
 
+#: Paths every mode mounts privately: an interpreter or venv below them is hidden inside the sandbox.
+PRIVATE = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _hidden_prefix() -> str | None:
+    for pre in (sys.prefix, sys.base_prefix):
+        real = os.path.realpath(pre)
+        if any(real == p or real.startswith(p + "/") for p in PRIVATE):
+            return real
+    return None
+
+
 def test_interpreter_basics_inside_in_each_mode(each_mode):
     """Started with -S, sandboxed code still imports site-packages and has exit/quit/help; no .pth code ran."""
+    hidden = _hidden_prefix()
+    if hidden:
+        pytest.skip(f"the interpreter's environment {hidden} lies under {', '.join(PRIVATE)}, which every mode "
+                    "mounts privately: its packages (numpy) are not visible inside the sandbox (README: put the "
+                    "venv elsewhere)")
     code = ("import sys, numpy\nassert callable(quit) and callable(help) and 'site-packages' in numpy.__file__\n"
             "print(sorted(m for m in sys.modules if 'editable' in m or m == 'certifi'))\nexit(3)\n")
     r = run_python(code, limits=Limits(cpu_s=5, wall_s=20))
@@ -265,3 +282,42 @@ def test_interpreter_basics_inside_in_each_mode(each_mode):
     r = run_python("import sys, time\nprint(int(sys.stdout.write_through), sys.flags.utf8_mode, 'é')\ntime.sleep(60)\n",
                    limits=Limits(cpu_s=5, wall_s=3))
     assert r.stdout == "1 1 é\n", (r.stdout, r.stderr)
+
+
+def test_hide_paths_keeps_task_data_out_of_view(each_mode, monkeypatch):
+    """Task data that lies inside what the sandbox binds (a package's data in site-packages) is visible until
+    hide_paths names it; then the dir is empty and the file empty, in each mode."""
+    from agentrl.sandbox import launch
+
+    base = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
+    if any(base == p or base.startswith(p + "/") for p in PRIVATE):
+        pytest.skip(f"the checkout {base} lies under a path every mode mounts privately: a bind of it is hidden")
+    pkg = os.path.join(base, f".hide-test-{os.getpid()}")
+    os.makedirs(os.path.join(pkg, "data"), exist_ok=True)
+    try:
+        with open(os.path.join(pkg, "data", "ref.jsonl"), "w") as f:
+            f.write("REFERENCE-SOLUTION\n")
+        with open(os.path.join(pkg, "tests.json"), "w") as f:
+            f.write("HIDDEN-TESTS\n")
+        real = launch._minimal_root()
+        bound = launch._Root(dirs=list(real.dirs) + [d for d in _ancestors(pkg) if d not in real.dirs],
+                             ro=list(real.ro) + [pkg], symlinks=list(real.symlinks), masks=list(real.masks))
+        monkeypatch.setattr(launch, "_minimal_root", lambda: bound)
+        monkeypatch.setattr(launch, "_hidden", set())
+        peek = (f"import os\nfor p in ({pkg + '/data/ref.jsonl'!r}, {pkg + '/tests.json'!r}):\n"
+                "    try: print(repr(open(p).read()))\n    except OSError as e: print(type(e).__name__)\n"
+                f"print(sorted(os.listdir({pkg!r})), os.listdir({pkg + '/data'!r}) if os.path.isdir({pkg + '/data'!r}) else '-')\n")
+        before = run_python(peek, limits=FAST)
+        assert before.verdict == "ok" and "REFERENCE-SOLUTION" in before.stdout, before.stderr_tail()
+        sb.hide_paths(os.path.join(pkg, "data"), os.path.join(pkg, "tests.json"))
+        after = run_python(peek, limits=FAST)
+        assert after.verdict == "ok", after.stderr_tail()
+        assert after.stdout.splitlines() == ["FileNotFoundError", "''", "['data', 'tests.json'] []"], after.stdout
+    finally:
+        import shutil
+        shutil.rmtree(pkg, ignore_errors=True)
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]

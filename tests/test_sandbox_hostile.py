@@ -48,7 +48,12 @@ NAMES = [
     "search_for_task_files", "host_tmp_dirs_visible", "unix_socket_on_disk", "unix_socket_abstract",
     "setuid_binary", "capabilities_and_nnp", "ptrace_attach", "user_namespace", "mount_in_user_namespace",
     "memory_across_processes", "fill_inodes", "dev_shm_past_disk_limit", "write_proc_and_sys", "host_pids_visible",
+    # added for issue 28 (memory outside the run's bound, socket families, the host seen through /proc/1)
+    "memfd_hoard", "sysv_shm_hoard", "sysv_msg_queue", "posix_msg_queue", "tmpfs_past_memory_limit",
+    "socket_families", "vsock_bind", "host_in_pid1_cmdline",
 ]
+#: Limits of the tmpfs hoard: each private tmpfs (80 MB) alone fits, all four pass the run's 160 MB.
+TMPFS_HOARD = SLOW.with_(memory_mb=160, disk_mb=80, file_size_mb=64)
 
 
 @dataclass
@@ -196,6 +201,42 @@ def _cases(h: Host) -> dict[str, Case]:
             {"ok"}),
         "host_pids_visible": Case(
             "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))\n", {"ok"}),
+        "memfd_hoard": Case(
+            "import mmap, os\nfds = []\ntry:\n    for _ in range(100):\n        fd = os.memfd_create('x')\n"
+            "        os.ftruncate(fd, 7 << 20)\n        m = mmap.mmap(fd, 7 << 20)\n        m.write(b'1' * (7 << 20))\n"
+            "        m.close()\n        fds.append(fd)\n    print('MEMFD_HELD', len(fds) * 7, 'MB')\n"
+            "except OSError as e:\n    print('denied', e.errno, len(fds))\n", {"ok"}, limits=SLOW),
+        "sysv_shm_hoard": Case(
+            "import ctypes\nlc = ctypes.CDLL(None, use_errno=True)\nlc.shmat.restype = ctypes.c_void_p\nheld = 0\n"
+            "for _ in range(8):\n    i = lc.shmget(0, 250 << 20, 0o1600)\n    if i < 0: print('denied', ctypes.get_errno()); break\n"
+            "    a = lc.shmat(i, None, 0)\n    ctypes.memset(a, 1, 250 << 20)\n    lc.shmdt(ctypes.c_void_p(a))\n"
+            "    held += 250\nelse:\n    print('SHM_HELD', held, 'MB')\n", {"ok"}, limits=SLOW),
+        "sysv_msg_queue": Case(
+            "import ctypes\nlc = ctypes.CDLL(None, use_errno=True)\nq = lc.msgget(0, 0o1600)\n"
+            "print('MSGQ_MADE' if q >= 0 else 'denied', ctypes.get_errno())\n", {"ok"}),
+        "posix_msg_queue": Case(
+            "import ctypes\nlc = ctypes.CDLL(None, use_errno=True)\nq = lc.mq_open(b'/hoard', 0o100 | 2, 0o600, None)\n"
+            "print('MQ_MADE' if q >= 0 else 'denied', ctypes.get_errno())\n", {"ok"}),
+        "tmpfs_past_memory_limit": Case(
+            "import time\nfor d in ('/tmp', '/var/tmp', '/dev/shm', '/sandbox'):\n    f = open(d + '/hoard', 'wb')\n"
+            "    for _ in range(60): f.write(b'1' * (1 << 20))\n    f.close()\nprint('wrote all (the host polls; it kills the run at its next look)')\ntime.sleep(30)\n",
+            {"memory"}, limits=TMPFS_HOARD),
+        "socket_families": Case(
+            "import socket\nfor fam in ('AF_INET', 'AF_INET6', 'AF_VSOCK', 'AF_NETLINK', 'AF_PACKET', 'AF_ALG', 'AF_TIPC'):\n"
+            "    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_RAW, socket.SOCK_SEQPACKET):\n"
+            "        try:\n            socket.socket(getattr(socket, fam, 40), kind).close()\n"
+            "            print('SOCKET_MADE', fam, kind)\n        except OSError as e:\n            pass\n"
+            "a, b = socket.socketpair()\na.sendall(b'unix ok')\nprint(b.recv(16).decode())\n", {"ok"}),
+        "vsock_bind": Case(
+            "import socket\ns = socket.socket(40, socket.SOCK_STREAM)\ns.bind((0xFFFFFFFF, 5000))\n"
+            "print('SOCKET_MADE vsock bound')\n", {"error"}),
+        "host_in_pid1_cmdline": Case(
+            "import marshal\nleak = []\nfor p in ('/proc/1/cmdline', '/proc/self/mountinfo', '/proc/1/mountinfo'):\n"
+            "    try: data = open(p, 'rb').read()\n    except OSError: continue\n"
+            "    if b'agentrl-sbx' in data: leak.append(p)\n    for arg in data.split(b'\\0'):\n"
+            "        try: spec = marshal.loads(bytes.fromhex(arg.decode()))\n        except Exception: continue\n"
+            "        if isinstance(spec, dict) and 'ppid' in spec: leak.append((p, spec['ppid'], spec.get('root')))\n"
+            "print('HOSTLEAK' if leak else 'clean', leak)\n", {"ok"}),
     }
 
 
@@ -299,8 +340,8 @@ def _cmdline(pid: str) -> bytes:
         return b""
 
 
-def test_suite_has_at_least_44_programs(host):
-    assert sorted(_cases(host)) == sorted(NAMES) and len(NAMES) >= 29 + 15
+def test_suite_has_at_least_52_programs(host):
+    assert sorted(_cases(host)) == sorted(NAMES) and len(NAMES) >= 29 + 15 + 8
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -319,7 +360,8 @@ def test_hostile_program_is_contained(name, outcomes, host, mode):
     assert host.victim.poll() is None, "a sandboxed program killed a host process"
     assert host.canary_home.read_text() == "SECRET-HOME-FILE"
     for bad in ("CONNECTED", "KILLED", "ROOT", "FOUND", "PTRACE_OK", "USERNS", "MOUNTED", "WROTE", "ALL_ALLOCATED",
-                "SECRET-HOME-FILE", "hunter2", MARKER, '"question_content"'):
+                "SECRET-HOME-FILE", "hunter2", MARKER, '"question_content"', "MEMFD_HELD", "SHM_HELD", "MSGQ_MADE",
+                "MQ_MADE", "SOCKET_MADE", "HOSTLEAK"):
         assert bad not in res.stdout, (name, bad, res.stdout[:300])
 
 
@@ -358,6 +400,16 @@ def test_specific_containment_details(outcomes, host, mode):
     if os.geteuid() == 0:  # the private tmpfs have an inode limit too: a flood of empty files ends as "disk"
         assert results["fill_inodes"][0].verdict == "disk", results["fill_inodes"][0].reason
     assert results["setsid_daemon_writes_later"][0].stdout.strip() == "parent done"
+    # memory the host cannot see is refused; what the tmpfs hold counts toward the run's memory
+    assert results["memfd_hoard"][0].stdout.startswith("denied 1 0"), results["memfd_hoard"][0].stdout
+    assert results["sysv_shm_hoard"][0].stdout.startswith("denied 1"), results["sysv_shm_hoard"][0].stdout
+    assert results["sysv_msg_queue"][0].stdout.startswith("denied 1")
+    assert results["posix_msg_queue"][0].stdout.startswith("denied 24")  # RLIMIT_MSGQUEUE=0: EMFILE
+    assert "tmpfs" in results["tmpfs_past_memory_limit"][0].reason
+    # only AF_UNIX sockets: vsock (no namespace isolates it), netlink, packet, inet all fail
+    assert results["socket_families"][0].stdout.strip() == "unix ok", results["socket_families"][0].stdout
+    assert "Address family not supported" in results["vsock_bind"][0].stderr, results["vsock_bind"][0].stderr_tail()
+    assert results["host_in_pid1_cmdline"][0].stdout.startswith("clean")
 
 
 def test_nothing_left_running_and_host_healthy(outcomes, host):
@@ -438,8 +490,17 @@ sys.stdin.read()
 """
 
 
+def _sbx_dirs(pid: int) -> list[str]:
+    import tempfile
+    base = tempfile.gettempdir()
+    return [n for n in os.listdir(base) if n.startswith(f"agentrl-sbx-{pid}-")]
+
+
 def test_sandbox_dies_with_its_host_process(each_mode):
-    """The host process is SIGKILLed while its sandbox runs: nothing of the sandbox survives."""
+    """The host process is SIGKILLed while its sandbox runs: nothing of the sandbox survives, and its host temp
+    dir (unshare mode) is removed before the next process's first run."""
+    from agentrl.sandbox import launch
+
     holder = subprocess.Popen([sys.executable, "-c", _HOLDER, each_mode], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, cwd=str(ROOT))
     try:
@@ -456,6 +517,10 @@ def test_sandbox_dies_with_its_host_process(each_mode):
         while sandboxed() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert sandboxed() == []
+        left = _sbx_dirs(holder.pid)
+        assert len(left) == (1 if each_mode == "unshare" else 0), left  # bwrap keeps its files in memfds
+        launch.remove_stale_dirs()
+        assert _sbx_dirs(holder.pid) == []
     finally:
         holder.kill()
         holder.wait()

@@ -89,6 +89,10 @@ class ModelConfig(Section):
     template_kwargs: dict[str, Any] = Field(default_factory=dict)
     trust_remote_code: bool = False
     gradient_checkpointing: bool = False
+    autocast: Literal["auto", "off", "bf16"] = Field(
+        "auto", description="compute dtype of the learner's and the local backend's forwards: bf16 autocast "
+                            "(weights, optimizer and log-softmax stay float32) on CUDA with 'auto', on CPU too "
+                            "with 'bf16' (fast where the CPU has AVX512-BF16 or AMX); 'off' for float32")
     cache_dir: str = "~/.cache/agentrl"
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig)
 

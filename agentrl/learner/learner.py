@@ -63,7 +63,9 @@ class Learner:
             replaces the parameters); default AdamW(lr, betas, weight_decay).
         gradient_checkpointing: recompute transformer blocks in backward (saves activation memory).
         seed: seeds the τ draws (per step and task id, so runs are reproducible).
-        autocast_dtype: autocast dtype on CUDA (bf16 by default; log-softmax stays float32); ignored on CPU.
+        autocast_dtype: autocast dtype on CUDA (bf16 by default; log-softmax stays float32); ignored on CPU
+            unless ``cpu_autocast``.
+        cpu_autocast: use ``autocast_dtype`` on CPU too (``model.autocast=bf16``).
         temperature: the rollouts' sampling temperature; log-probs, entropy and D are taken at it, so the
             update stays on-policy (and matches the backends' returned log-probs) when it is not 1.
 
@@ -74,7 +76,8 @@ class Learner:
                  device: torch.device | str | None = None,
                  optimizer: torch.optim.Optimizer | Callable[[list[nn.Parameter]], torch.optim.Optimizer] | None = None,
                  gradient_checkpointing: bool = False, seed: int = 0,
-                 autocast_dtype: torch.dtype | None = torch.bfloat16, temperature: float = 1.0):
+                 autocast_dtype: torch.dtype | None = torch.bfloat16, temperature: float = 1.0,
+                 cpu_autocast: bool = False):
         if cfg.kl_coef > 0:
             raise ValueError(f"algo.kl_coef={cfg.kl_coef}: a KL-to-reference penalty is not implemented "
                              "(ALGORITHM.md uses none); set algo.kl_coef=0")
@@ -104,7 +107,7 @@ class Learner:
             factory = optimizer or (lambda params: torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas,
                                                                      weight_decay=cfg.weight_decay))
             self.optimizer = factory(list(self.scorer.parameters()))
-        self.autocast_dtype = autocast_dtype if self.device.type == "cuda" else None
+        self.autocast_dtype = autocast_dtype if self.device.type == "cuda" or cpu_autocast else None
         self.step_count = 0
         self.max_staleness: int | None = None  # async training: older turns get no gradient (offpolicy.py)
 

@@ -100,7 +100,8 @@ class AsyncGenerator:
 
             model = copy.deepcopy(trainer.c.model).eval()  # the generator's own weights
             self.backend = LocalBackend(model, max_batch_size=cfg.rollout.max_batch_size,
-                                        tokenizer=trainer.c.tokenizer)
+                                        tokenizer=trainer.c.tokenizer,
+                                        autocast_dtype=getattr(trainer.backend, "autocast_dtype", None))
             self.backend.version = self.version
         else:  # a second client of the same servers (its connection pool lives on the generator's loop)
             self.backend = make_backend(cfg.rollout.model_copy(update={"launch": False,

@@ -15,8 +15,12 @@ Containment of every run
   process left with that uid is killed after the run; no capability is left (checked, else the run is
   refused), ``no_new_privs`` is set (setuid binaries do not elevate), and a seccomp filter
   (:mod:`agentrl.sandbox.seccomp`) refuses new namespaces, mounts, ptrace, bpf and kernel keyrings.
-* **Limits** (:class:`Limits`): CPU seconds, wall seconds, address space per process and resident memory of
-  the whole run (summed by the host), processes, file size, open files, tmpfs size, captured output.
+* **Limits** (:class:`Limits`): CPU seconds, wall seconds, address space per process and memory of the whole
+  run (resident memory of its processes plus what its private tmpfs hold, summed by the host; memfds, SysV
+  shared memory and message queues are refused, POSIX message queues get ``RLIMIT_MSGQUEUE=0``), processes,
+  file size, open files, tmpfs size, captured output. Only ``AF_UNIX`` sockets can be made.
+* **Task data**: :func:`hide_paths` keeps host paths that the binds would show (a task package's data in
+  site-packages) out of view.
 * **Environment**: scrubbed (``PATH``, ``HOME=/sandbox``, ``LANG``, single-threaded BLAS); nothing inherited.
 * **Teardown**: the sandbox dies with the host thread that started it; the whole process group, pid namespace
   and slot uid are killed with SIGKILL at the wall limit, at the memory or output limit, and after every run.
@@ -32,7 +36,7 @@ import types
 from agentrl.sandbox import isolation as _isolation_mod
 from agentrl.sandbox import slots as _slots
 from agentrl.sandbox.isolation import ALLOW_ENV, FORCE_ENV, available_modes, isolation, why_not
-from agentrl.sandbox.launch import MAIN, WORKDIR
+from agentrl.sandbox.launch import MAIN, WORKDIR, hide_paths
 from agentrl.sandbox.limits import Limits, SandboxError, SandboxResult, Verdict
 from agentrl.sandbox.process import SandboxProcess, spawn_python
 from agentrl.sandbox.runner import run_python
@@ -41,7 +45,7 @@ from agentrl.sandbox.slots import max_concurrency, set_max_concurrency, slot_uid
 __all__ = [
     "Limits", "SandboxResult", "SandboxProcess", "SandboxError", "Verdict", "run_python", "spawn_python",
     "isolation", "available_modes", "why_not", "max_concurrency", "set_max_concurrency", "WORKDIR", "MAIN",
-    "ALLOW_ENV", "FORCE_ENV",
+    "ALLOW_ENV", "FORCE_ENV", "hide_paths",
 ]
 
 _reset_isolation_cache = _isolation_mod.reset_cache

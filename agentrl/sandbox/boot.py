@@ -38,6 +38,7 @@ def _lim(k, v):
         except (ValueError, OSError): R.setrlimit(k, (min(v, R.getrlimit(k)[1]),) * 2)
 _cpu = int(_a[0]); R.setrlimit(R.RLIMIT_CPU, (_cpu, _cpu + 1))
 _lim(R.RLIMIT_AS, _a[1]); _lim(R.RLIMIT_FSIZE, _a[3]); _lim(R.RLIMIT_NOFILE, _a[4]); _lim(R.RLIMIT_CORE, 0)
+_lim(R.RLIMIT_MSGQUEUE, 0)  # POSIX message queues hold kernel memory outside the run's accounting
 if _a[8] != '-' and os.geteuid() == 0:  # bound the inodes of the private tmpfs (bwrap sets only their size)
     _o, _, _ds = _a[8].partition('|')
     for _d in _ds.split(','):
@@ -85,7 +86,14 @@ _run(_m.__dict__, _c, _f, _b)
 
 STAGE = r"""
 import ctypes, marshal, os, sys
-S = marshal.loads(bytes.fromhex(sys.argv[1]))
+_sfd = int(sys.argv[1]); _sb = bytearray()
+while True:
+    _c = os.read(_sfd, 1 << 20)
+    if not _c: break
+    _sb += _c
+os.close(_sfd)
+S = marshal.loads(bytes(_sb))
+del _sfd, _sb, _c
 lc = ctypes.CDLL(None, use_errno=True)
 def die(m):
     os.write(2, ('agentrl sandbox: ' + m + '\n').encode()); os._exit(125)
@@ -125,6 +133,9 @@ for target, link in S['symlinks']:
     os.symlink(target, P(link))
 for m in S['masks']:
     mnt('tmpfs', P(m), 'tmpfs', RDONLY | NOSUID | NODEV | NOEXEC, 'mode=0555,size=4k,nr_inodes=16')
+for b in S['blanks']:
+    mnt('/dev/null', P(b), None, BIND)
+    mnt(None, P(b), None, BIND | REMOUNT | RDONLY | NOSUID | NOEXEC)  # /dev/null, read-only: reads as empty
 os.makedirs(P('/dev'), exist_ok=True)
 mnt('tmpfs', P('/dev'), 'tmpfs', NOSUID | NOEXEC, 'mode=0755,size=64k,nr_inodes=64')
 for n in ('null', 'zero', 'full', 'random', 'urandom', 'tty'):

@@ -103,7 +103,25 @@ class _Root:
     dirs: list[str] = field(default_factory=list)      # created 0755 (ancestors of binds)
     ro: list[str] = field(default_factory=list)        # read-only binds (same path inside)
     symlinks: list[tuple[str, str]] = field(default_factory=list)
-    masks: list[str] = field(default_factory=list)
+    masks: list[str] = field(default_factory=list)     # dirs shown as empty read-only tmpfs
+    blanks: list[str] = field(default_factory=list)    # files shown as /dev/null (empty)
+
+
+_hidden: set[str] = set()
+
+
+def hide_paths(*paths: str | os.PathLike) -> None:
+    """Keep host files or dirs (task data, reference solutions) out of every later sandbox's view.
+
+    Only paths inside what the sandbox binds (e.g. a task package's data in site-packages) need it: a dir is
+    shown as an empty read-only tmpfs, a file as an empty one. Paths outside the binds are never visible.
+    """
+    for p in paths:
+        _hidden.add(os.path.realpath(os.fspath(p)))
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 def minimal_root() -> _Root:
@@ -112,7 +130,11 @@ def minimal_root() -> _Root:
     Built once per process (it only depends on the host's layout); each call returns a fresh copy.
     """
     r = _minimal_root()
-    return replace(r, dirs=list(r.dirs), ro=list(r.ro), symlinks=list(r.symlinks), masks=list(r.masks))
+    out = replace(r, dirs=list(r.dirs), ro=list(r.ro), symlinks=list(r.symlinks), masks=list(r.masks), blanks=[])
+    for p in sorted(_hidden):
+        if _under(p, out.ro) and not _under(p, out.masks) and os.path.lexists(p):
+            (out.masks if os.path.isdir(p) else out.blanks).append(p)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -279,13 +301,19 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
             fd = _memfd(data)
             fds.append(fd)
             cmd += ["--perms", "0666", "--file", str(fd), f"{WORKDIR}/{name}"]
+        for b in root.blanks:  # an empty read-only file (a bind of /dev/null would be nodev: unreadable)
+            fd = _memfd(b"")
+            fds.append(fd)
+            cmd += ["--perms", "0444", "--ro-bind-data", str(fd), b]
         cmd += ["--chdir", WORKDIR, "--clearenv"]
         for k, v in scrubbed_env(WORKDIR).items():
             cmd += ["--setenv", k, v]
         cmd += ["--", py, *PYFLAGS, "-c", BOOT, *boot_args, sp, f"{WORKDIR}/{MAIN}", *extra]
         return Launch(cmd, None, None, tuple(fds), None, fds, iso, uid)
-    # unshare / none: the files go to a fresh root-only host temp dir first
-    tmp = tempfile.mkdtemp(prefix="agentrl-sbx-")
+    # unshare / none: the files go to a fresh root-only host temp dir first (named after this process, so
+    # that a later process removes it should this one be killed before its cleanup)
+    remove_stale_dirs(once=True)
+    tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-")
     try:
         fdir = os.path.join(tmp, "files") if iso == "unshare" else tmp
         for name, data in {MAIN: script.encode(), **files}.items():
@@ -311,12 +339,57 @@ def prepare(script: str, files: dict[str, bytes], limits: Limits, slot: int, iso
     spec = {"ppid": os.getpid(), "root": os.path.join(tmp, "root"), "files": fdir, "workdir": WORKDIR,
             "disk": limits.disk_mb * _MB, "inodes": inodes, "uid": uid,
             "dirs": root.dirs, "ro": root.ro, "symlinks": root.symlinks, "masks": root.masks,
-            "pivot_root_nr": _PIVOT_ROOT.get(os.uname().machine, -1),
+            "blanks": root.blanks, "pivot_root_nr": _PIVOT_ROOT.get(os.uname().machine, -1),
             "boot": BOOT}
-    # the spec travels marshalled (no json import inside); BOOT's argv stays readable on the command line
-    cmd = [py, *PYFLAGS, "-c", STAGE, marshal.dumps(spec).hex(),
+    # the spec travels marshalled (no json import inside) in a memfd, not on the command line: /proc/1/cmdline
+    # inside shows neither the host's temp dir nor its pid; BOOT's argv stays readable there
+    try:
+        sfd = _memfd(marshal.dumps(spec))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    cmd = [py, *PYFLAGS, "-c", STAGE, str(sfd),
            *boot_args[:6], WORKDIR, boot_args[7], "-", sp, f"{WORKDIR}/{MAIN}", *extra]
-    return Launch(cmd, scrubbed_env(WORKDIR), tmp, (), tmp, [], iso, uid)
+    return Launch(cmd, scrubbed_env(WORKDIR), tmp, (sfd,), tmp, [sfd], iso, uid)
+
+
+_TMP_PREFIX = "agentrl-sbx-"
+_stale_checked = False
+
+
+def remove_stale_dirs(once: bool = False) -> list[str]:
+    """Remove host temp dirs of unshare/none runs whose process is gone (killed before its cleanup).
+
+    Called before this process's first such run (``once=True``); returns the dirs removed.
+    """
+    global _stale_checked
+    if once and _stale_checked:
+        return []
+    _stale_checked = True
+    base = tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(_TMP_PREFIX):
+            continue
+        pid = name[len(_TMP_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its process lives
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        path = os.path.join(base, name)
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            removed.append(path)
+    return removed
 
 
 def popen(launch: Launch, stdin_pipe: bool) -> subprocess.Popen:
@@ -389,18 +462,18 @@ def _rss(pid: str) -> int:
         return 0
 
 
-def tree_rss(proc: subprocess.Popen, launch: Launch) -> int:
-    """Resident memory of all the run's processes together (by its uid as root, else by descent from proc)."""
-    total = 0
+def _run_pids(proc: subprocess.Popen, launch: Launch) -> list[str]:
+    """The run's processes: by its uid as root, else by descent from ``proc``."""
     if launch.uid >= 0:
+        out = []
         for p in os.listdir("/proc"):
             if p.isdigit():
                 try:
                     if os.stat(f"/proc/{p}").st_uid == launch.uid:
-                        total += _rss(p)
+                        out.append(p)
                 except OSError:
                     pass
-        return total
+        return out
     children: dict[int, list[int]] = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -410,15 +483,52 @@ def tree_rss(proc: subprocess.Popen, launch: Launch) -> int:
                 children.setdefault(ppid, []).append(int(p))
             except (OSError, ValueError, IndexError):
                 pass
-    todo, seen = [proc.pid], set()
+    todo, seen = [proc.pid], []
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
-        seen.add(pid)
-        total += _rss(str(pid))
+        seen.append(pid)
         todo += children.get(pid, [])
-    return total
+    return [str(p) for p in seen]
+
+
+def tree_rss(proc: subprocess.Popen, launch: Launch) -> int:
+    """Resident memory of all the run's processes together."""
+    return sum(_rss(p) for p in _run_pids(proc, launch))
+
+
+#: The run's private tmpfs: what is stored there is memory too, and counts toward ``Limits.memory_mb``.
+TMPFS = ("/tmp", "/var/tmp", "/dev/shm", WORKDIR)
+
+
+def _tmpfs_used(pids: list[str], launch: Launch, skip: int) -> int:
+    if launch.iso not in ("bwrap", "unshare"):
+        return 0
+    for p in pids:
+        if p == str(skip):  # bwrap / the namespace stage as the host sees it: the host's root
+            continue
+        total, seen = 0, 0
+        for d in TMPFS:
+            try:
+                st = os.statvfs(f"/proc/{p}/root{d}")
+            except OSError:
+                continue
+            seen += 1
+            total += (st.f_blocks - st.f_bfree) * st.f_frsize
+        if seen:
+            return total
+    return 0
+
+
+def run_memory(proc: subprocess.Popen, launch: Launch) -> int:
+    """Memory the run holds: resident memory of its processes plus what it stored in its private tmpfs.
+
+    (memfds, SysV shared memory and message queues are refused by the seccomp filter, POSIX message queues by
+    ``RLIMIT_MSGQUEUE=0``; a tmpfs file that is also mapped counts twice, on the safe side.)
+    """
+    pids = _run_pids(proc, launch)
+    return sum(_rss(p) for p in pids) + _tmpfs_used(pids, launch, proc.pid)
 
 
 def cleanup(launch: Launch) -> None:

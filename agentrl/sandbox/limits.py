@@ -19,8 +19,8 @@ class Limits:
 
     ``wall_s=None`` means no wall-clock limit (sensible only for :func:`spawn_python`). ``cpu_s`` is the
     CPU time of the main process (``RLIMIT_CPU``); ``memory_mb`` bounds both the address space of each
-    process (``RLIMIT_AS``; Python itself needs ~30 MB) and the summed resident memory of the whole run (the
-    host kills the run when its processes together pass it); ``max_procs`` the processes/threads of the
+    process (``RLIMIT_AS``; Python itself needs ~30 MB) and the memory of the whole run: resident memory of
+    its processes plus the contents of its private tmpfs (the host kills the run when together they pass it); ``max_procs`` the processes/threads of the
     sandbox uid (``RLIMIT_NPROC``); ``file_size_mb`` the largest file it may write (``RLIMIT_FSIZE``);
     ``disk_mb`` the size of each private tmpfs (``/sandbox``, ``/tmp``, ``/var/tmp``, ``/dev/shm``);
     ``output_bytes`` how much of stdout and of stderr is kept.
@@ -90,7 +90,8 @@ def verdict(rc: int | None, err: str, stopped: str | None, limits: Limits, iso: 
     if stopped == "output_limit":
         return "output_limit", f"output passed {limits.output_bytes} bytes; process tree killed"
     if stopped == "memory":
-        return "memory", f"the run's processes together used more than {limits.memory_mb} MB; process tree killed"
+        return "memory", (f"the run's processes and private tmpfs together held more than {limits.memory_mb} MB; "
+                          "process tree killed")
     last = err.rstrip().splitlines()[-1] if err.strip() else ""
     # bwrap and the namespace stage report the child's death by signal N as exit status 128 + N
     sig = -rc if rc is not None and rc < 0 else (rc - 128 if rc is not None and iso != "none" and 128 < rc < 160

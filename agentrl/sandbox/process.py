@@ -113,9 +113,9 @@ class SandboxProcess:
                 self.killed_reason = f"wall-clock limit of {self.limits.wall_s} s reached"
                 self.kill()
                 return
-            if L.tree_rss(self._proc, self._launch) > mem_cap:
-                self.killed_reason = (f"its processes together used more than {self.limits.memory_mb} MB "
-                                      "(memory limit)")
+            if L.run_memory(self._proc, self._launch) > mem_cap:
+                self.killed_reason = (f"its processes and private tmpfs together held more than "
+                                      f"{self.limits.memory_mb} MB (memory limit)")
                 self.kill()
                 return
             try:

@@ -70,7 +70,7 @@ def _run(launch: L.Launch, stdin_b: bytes, limits: Limits) -> SandboxResult:
                 break
             if now >= next_mem:
                 next_mem = now + MEMORY_POLL_S
-                if L.tree_rss(proc, launch) > mem_cap:
+                if L.run_memory(proc, launch) > mem_cap:
                     stopped = "memory"
                     break
             for key, _ in sel.select(timeout=max(0.0, min(left, next_mem - now))):

@@ -1,9 +1,13 @@
-"""A small seccomp-BPF filter for sandboxed code: no new namespaces, no mounts, no ptrace, no kernel keyrings.
+"""A small seccomp-BPF filter for sandboxed code: no new namespaces, no mounts, no ptrace, no kernel keyrings, no
+memory outside the run's accounting (memfds, SysV shared memory and message queues), no socket but ``AF_UNIX``.
 
 The host builds the filter (:func:`filter_bytes`); the bootstrap inside the sandbox installs it with
 ``prctl(PR_SET_SECCOMP)`` right after ``no_new_privs`` and before the user's program runs. Denied calls fail
 with ``EPERM`` (``clone3`` with ``ENOSYS``, so glibc falls back to ``clone``, whose flags the filter can
-read). A call from another ABI (32-bit on x86_64, x32) kills the process. On an architecture this module
+read). ``socket``/``socketpair`` with any family but ``AF_UNIX`` (``AF_INET``, ``AF_NETLINK``, ``AF_VSOCK``,
+``AF_PACKET``...) fail with ``EAFNOSUPPORT``: no namespace isolates vsock, and the run needs nothing else.
+``memfd_create``, ``shmget`` and ``msgget`` fail with ``EPERM``: their memory is not in any tmpfs the host
+measures nor charged to the run (see the README's security model). A call from another ABI (32-bit on x86_64, x32) kills the process. On an architecture this module
 does not know the filter is ``None`` and the sandbox relies on its other layers.
 """
 
@@ -28,14 +32,17 @@ _ARCHES = {
                                 chroot=161, ptrace=101, bpf=321, perf_event_open=298, userfaultfd=323, keyctl=250,
                                 add_key=248, request_key=249, open_by_handle_at=304, process_vm_readv=310,
                                 process_vm_writev=311, kexec_load=246, init_module=175, finit_module=313,
-                                delete_module=176), 56, True),
+                                delete_module=176, memfd_create=319, shmget=29, msgget=68),
+               56, True, (41, 53)),
     "aarch64": (0xC00000B7, dict(_COMMON, unshare=97, setns=268, mount=40, umount2=39, pivot_root=41, chroot=51,
                                  ptrace=117, bpf=280, perf_event_open=241, userfaultfd=282, keyctl=219, add_key=217,
                                  request_key=218, open_by_handle_at=265, process_vm_readv=270,
                                  process_vm_writev=271, kexec_load=104, init_module=105, finit_module=273,
-                                 delete_module=106), 220, False),
+                                 delete_module=106, memfd_create=279, shmget=194, msgget=186),
+                220, False, (198, 199)),
 }
 _CLONE3 = 435
+AF_UNIX = 1
 
 #: System calls the filter refuses (by name), whatever the architecture.
 DENIED = tuple(sorted(_ARCHES["x86_64"][1]))
@@ -50,7 +57,7 @@ def filter_bytes(machine: str | None = None) -> bytes | None:
     machine = machine or os.uname().machine
     if machine not in _ARCHES:
         return None
-    arch, denied, clone_nr, x32 = _ARCHES[machine]
+    arch, denied, clone_nr, x32, socket_nrs = _ARCHES[machine]
     # layout: [0] ld arch, [1] jeq arch, [2] kill, [3] ld nr, [x32 check], denied..., clone3, clone, allow,
     #         clone flags check (ld arg0, jset, allow), eperm, enosys
     body: list[tuple] = []  # (code, k, target_true, target_false) with symbolic targets
@@ -63,13 +70,21 @@ def filter_bytes(machine: str | None = None) -> bytes | None:
         body.append((_JEQ_K, nr, "eperm", "next"))
     body.append((_JEQ_K, _CLONE3, "enosys", "next"))
     body.append((_JEQ_K, clone_nr, "clone", "next"))
+    for nr in socket_nrs:
+        body.append((_JEQ_K, nr, "socket", "next"))
     body.append((_RET_K, _RET_ALLOW, None, None))
-    labels = {"clone": len(body)}
+    labels = {"socket": len(body)}
+    body.append((_LD_W_ABS, _ARG0, None, None))
+    body.append((_JEQ_K, AF_UNIX, "allow", "eafnosupport"))
+    labels["clone"] = len(body)
     body.append((_LD_W_ABS, _ARG0, None, None))
     body.append((_JSET_K, _CLONE_NS, "eperm", "next"))
+    labels["allow"] = len(body)
     body.append((_RET_K, _RET_ALLOW, None, None))
     labels["eperm"] = len(body)
     body.append((_RET_K, _RET_ERRNO | errno.EPERM, None, None))
+    labels["eafnosupport"] = len(body)
+    body.append((_RET_K, _RET_ERRNO | errno.EAFNOSUPPORT, None, None))
     labels["enosys"] = len(body)
     body.append((_RET_K, _RET_ERRNO | errno.ENOSYS, None, None))
     labels["kill"] = len(body)

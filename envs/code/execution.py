@@ -2,7 +2,10 @@
 
 One sandbox per evaluation (not one per test): the in-sandbox harness (``_harness_main.py``) forks a fresh
 child per test, so tests do not share state, each has its own timeout, and a whole evaluation costs one
-interpreter start. Expected outputs never enter the sandbox; :func:`outputs_match` compares them here.
+interpreter start. Expected outputs of ``stdin``/``call`` tests never enter the sandbox; :func:`stdout_matches`
+and :func:`values_match` compare them here. ``script`` tests carry their expected values, so they run in a
+checker process the solution cannot reach, against a proxy of the solution (``_harness_main``). The score is
+what the harness reported over its own channel, test by test: a test that did not report did not pass.
 """
 
 from __future__ import annotations
@@ -112,25 +115,29 @@ def run_tests(code: str, tests: list[TestCase], *, kind: TaskKind, func_name: st
               prelude: str = "") -> list[TestOutcome]:
     """Run ``code`` on every test (one sandbox run) and return one :class:`TestOutcome` per test, in order.
 
-    ``prelude`` is prepended to the code (HumanEval: the prompt, so helper functions it defines exist).
+    ``prelude`` is prepended to the code (HumanEval: the prompt, so helper functions it defines exist); for
+    ``script`` tests it also runs, without the solution, next to the test script (see ``_harness_main``), and
+    ``func_name`` names the function the script checks (a proxy for the solution's).
     ``max_output`` is the least stdout kept per test (more when the expected output is longer).
     """
     if kind not in KINDS:
         raise ValueError(f"task kind {kind!r} is not one of {KINDS}")
-    if kind == "call" and not func_name:
-        raise ValueError("call tasks need a func_name")
+    if kind in ("call", "script") and not func_name:
+        raise ValueError(f"{kind} tasks need a func_name (the function the tests call)")
     if not tests:
         return []
     # Output kept per test: max_output, or more when the expected output is longer (a longer answer than
     # twice the expected one cannot match anyway, so nothing that could pass is cut).
     caps = [max(max_output, 2 * len(t.output.encode()) + 4096) for t in tests]
     job = {"kind": kind, "func_name": func_name, "timeout_s": timeout_s,
+           "prelude": prelude if kind == "script" else "",
            "tests": [{"input": t.input, "cap": c} for t, c in zip(tests, caps)]}
     budget = len(tests) * (timeout_s + 0.25) + 2.0
     limits = Limits(cpu_s=budget, wall_s=budget, memory_mb=memory_mb, max_procs=64,
                     output_bytes=(1 << 20) + 2 * sum(caps) + 8192 * len(tests))
     src = (prelude + "\n" + code) if prelude else code
-    res = run_python(harness_source(), files={"job.json": json.dumps(job), "solution.py": src}, limits=limits)
+    res = run_python(harness_source(), files={"job.json": json.dumps(job), "solution.py": src}, limits=limits,
+                     args=[kind])
     rows = _parse_rows(res, len(tests))
     return [_judge(rows.get(i), t, kind, res) for i, t in enumerate(tests)]
 

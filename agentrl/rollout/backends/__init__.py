@@ -11,7 +11,7 @@ from agentrl.rollout.backends.base import (Backend, BackendError, BackendFatalEr
                                            SamplingParams)
 
 
-def make_backend(cfg: Any, model: Any = None, tokenizer: Any = None) -> Backend:
+def make_backend(cfg: Any, model: Any = None, tokenizer: Any = None, autocast_dtype: Any = None) -> Backend:
     """The backend ``cfg.backend`` names (``cfg`` is a :class:`~agentrl.config.schema.RolloutConfig`).
 
     ``local`` needs ``model`` (a transformers module, possibly the learner's own). ``sglang``/``vllm`` need
@@ -25,7 +25,8 @@ def make_backend(cfg: Any, model: Any = None, tokenizer: Any = None) -> Backend:
             raise ValueError("rollout.backend=local needs the model object (make_backend(cfg, model=...))")
         from agentrl.rollout.backends.local import LocalBackend
 
-        return LocalBackend(model, max_batch_size=cfg.max_batch_size, tokenizer=tokenizer)
+        return LocalBackend(model, max_batch_size=cfg.max_batch_size, tokenizer=tokenizer,
+                            autocast_dtype=autocast_dtype)
     if kind == "sglang":
         from agentrl.rollout.backends.sglang import SGLangBackend
 

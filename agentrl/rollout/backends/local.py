@@ -22,6 +22,7 @@ under the model lock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -38,6 +39,22 @@ from agentrl.kvcache import cache_kwargs
 from agentrl.rollout.backends.base import BackendFatalError, Generation, SamplingParams
 
 log = logging.getLogger(__name__)
+
+def kv_bytes_per_token(model: Any) -> int:
+    """Bytes of KV cache one token takes in ``model`` (all layers, keys and values, at its parameter dtype)."""
+    cfg = getattr(model, "config", None)
+    get = (lambda k, d=None: getattr(cfg, k, d)) if cfg is not None else (lambda k, d=None: d)
+    text = get("text_config") or cfg  # multimodal configs keep the decoder's shape under text_config
+    layers = getattr(text, "num_hidden_layers", 1) or 1
+    heads = getattr(text, "num_attention_heads", 1) or 1
+    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    head_dim = getattr(text, "head_dim", None) or (getattr(text, "hidden_size", 64) or 64) // heads
+    try:
+        size = next(model.parameters()).element_size()
+    except (StopIteration, AttributeError, TypeError):
+        size = 4
+    return max(1, 2 * layers * kv_heads * head_dim * size)
+
 
 @dataclass(eq=False)
 class _Request:
@@ -82,14 +99,20 @@ class LocalBackend:
         eos_token_ids: extra ids that end every request (default: the model config's ``eos_token_id``,
             as SGLang does unless ``ignore_eos``).
         prefix_cache_tokens: KV of finished turns kept per ``session_id`` (LRU, in tokens) so a trajectory's
-            next turn only prefills its new tokens (0 disables).
+            next turn only prefills its new tokens (0 disables). Also bounded by ``prefix_cache_bytes``.
+        prefix_cache_bytes: memory bound of that cache, from the model's KV size per token (SmolLM2 keeps
+            46 KB a token in fp32: 2^18 tokens would be 12 GB; 1 GiB holds 23k tokens).
         admit_wait_steps: a waiting request joins the running batch after at most this many decode steps
             (sooner when enough requests wait to fill half the free rows); see :meth:`_admit_now`.
+        autocast_dtype: run the forwards under autocast to this dtype (``torch.bfloat16`` on a CPU with
+            AVX512-BF16/AMX or a GPU); sampling and log-probs stay float32. ``None``: the model's own dtype.
     """
 
     def __init__(self, model: Any, *, max_batch_size: int = 32, max_context_tokens: int | None = None,
                  eos_token_ids: list[int] | None = None, tokenizer: Any = None,
-                 prefix_cache_tokens: int = 1 << 18, admit_wait_steps: int = 8):
+                 prefix_cache_tokens: int = 1 << 18, prefix_cache_bytes: int = 1 << 30,
+                 admit_wait_steps: int = 8,
+                 autocast_dtype: torch.dtype | None = None):
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
         self.model = model
@@ -101,6 +124,7 @@ class LocalBackend:
             eos = getattr(cfg, "eos_token_id", None)
             eos_token_ids = [] if eos is None else (list(eos) if isinstance(eos, (list, tuple)) else [eos])
         self.eos_token_ids = frozenset(int(e) for e in eos_token_ids)
+        self.autocast_dtype = autocast_dtype
         self.version = 0
         self.stats = LocalStats()
         self.model_lock = threading.RLock()  # held by the worker during each forward step
@@ -109,7 +133,7 @@ class LocalBackend:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._num_rows = 0
-        self.prefix_cache_tokens = int(prefix_cache_tokens)
+        self.prefix_cache_tokens = min(int(prefix_cache_tokens), int(prefix_cache_bytes) // kv_bytes_per_token(model))
         self.admit_wait_steps = int(admit_wait_steps)
         self._waited = 0
         self._prefixes: OrderedDict[str, tuple[list[int], list[tuple[torch.Tensor, torch.Tensor]]]] = OrderedDict()
@@ -400,8 +424,9 @@ class LocalBackend:
             mask_in[i, s_len - len(suf):] = 1
             pos[i, s_len - len(suf):] = torch.arange(b, b + len(suf))
         mask = torch.cat([mask_past, mask_in.to(dev)], dim=1)
-        out = self.model(input_ids=ids.to(dev), attention_mask=mask, position_ids=pos.to(dev),
-                         **cache_kwargs(self.model, cache), use_cache=True, logits_to_keep=1)
+        with self._autocast(dev):
+            out = self.model(input_ids=ids.to(dev), attention_mask=mask, position_ids=pos.to(dev),
+                             **cache_kwargs(self.model, cache), use_cache=True, logits_to_keep=1)
         for r in new:
             r.prefix = None
         self.stats.prefill_calls += 1
@@ -414,8 +439,9 @@ class LocalBackend:
         ids = torch.tensor([[r.out_ids[-1] if r is not None else 0] for r in rows], device=dev)  # holes: any id
         pos = mask.sum(-1, keepdim=True)  # each row's next position = its number of real tokens
         mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype, device=dev)], dim=1)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, **cache_kwargs(self.model, cache),
-                         use_cache=True)
+        with self._autocast(dev):
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                             **cache_kwargs(self.model, cache), use_cache=True)
         self.stats.decode_steps += 1
         return out.logits[:, -1].float(), mask
 
@@ -432,6 +458,11 @@ class LocalBackend:
                 r.finish = "stop"
             elif len(r.out_ids) >= r.max_new:
                 r.finish = "length"
+
+    def _autocast(self, dev: torch.device) -> Any:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(dev.type, dtype=self.autocast_dtype)
 
     def _device(self) -> torch.device:
         try:
