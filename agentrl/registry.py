@@ -62,6 +62,31 @@ _BUILTINS: dict[str, str] = {
     "remote": "agentrl.env_server.remote:RemoteEnv",
 }
 
+# The ecosystem's packages: ``<prefix>:<name>`` makes the adapter with ``name=<name>`` (README, "Ecosystem envs").
+_PREFIXES: dict[str, str] = {
+    "textarena": "envs.ecosystem.textarena:TextArenaEnv",
+    "verifiers": "envs.ecosystem.verifiers:VerifiersEnv",
+    "openenv": "envs.ecosystem.openenv:OpenEnvEnv",
+}
+
+
+def ecosystem_prefixes() -> list[str]:
+    """The id prefixes of the ecosystem adapters (``textarena``, ``verifiers``, ``openenv``)."""
+    return sorted(_PREFIXES)
+
+
+def prefixed_spec(id: str) -> EnvSpec | None:
+    """The :class:`EnvSpec` of an ecosystem id ``<prefix>:<name>`` (``textarena:Wordle-v0``) or ``<prefix>``
+    (the adapter, named by its kwargs), else ``None``."""
+    prefix, sep, name = id.partition(":")
+    if prefix not in _PREFIXES:
+        return None
+    if not sep:  # the adapter itself, its env named by kwargs (env=openenv env.kwargs.server=<url>)
+        return EnvSpec(id, _PREFIXES[prefix], {}, source=f"{prefix} adapter")
+    if not name:
+        raise ValueError(f"env id {id!r} names no {prefix} env; write {prefix}:<name>")
+    return EnvSpec(id, _PREFIXES[prefix], {"name": name}, source=f"{prefix} adapter")
+
 
 def register(id: str, entry_point: str | Callable[..., AgentEnv], **defaults: Any) -> EnvSpec:
     """Register an environment under ``id``.
@@ -123,7 +148,11 @@ def spec(id: str) -> EnvSpec:
     try:
         return _REGISTRY[id]
     except KeyError:
-        raise UnknownEnvError(id, list(_REGISTRY)) from None
+        pass
+    found = prefixed_spec(id)
+    if found is None:
+        raise UnknownEnvError(id, list(_REGISTRY) + [f"{p}:<name>" for p in _PREFIXES])
+    return found
 
 
 def make(id: str, **kwargs: Any) -> AgentEnv:
