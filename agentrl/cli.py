@@ -7,9 +7,11 @@ directory in use) print one line and exit 2 (3 for a server that died mid-run is
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from agentrl.config import Config, ConfigError, load_config, to_yaml
 from agentrl.errors import UserError
@@ -74,9 +76,16 @@ def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None 
         return 2
 
 
+def fail(message: str) -> NoReturn:
+    """Print ``error: <message>`` on one line to stderr and exit 2 (a user error of a server command)."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def parse_key_values(argv: list[str], allowed: set[str], usage: str) -> dict[str, str]:
     """``key=value`` arguments of a server command (``--key=value`` and dashes also accepted); ``-h``/``--help``
-    prints ``usage`` and exits 0; anything else exits with a one-line error naming the bad argument."""
+    prints ``usage`` and exits 0; anything else exits 2 with a one-line error naming the bad argument (and the
+    closest accepted key, as ``agentrl.run`` does)."""
     if any(a in ("-h", "--help") for a in argv):
         print(usage, end="")
         raise SystemExit(0)
@@ -85,7 +94,9 @@ def parse_key_values(argv: list[str], allowed: set[str], usage: str) -> dict[str
         k, eq, v = a.partition("=")
         k = k.lstrip("-").replace("-", "_")
         if not eq or k not in allowed:
-            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
+            close = difflib.get_close_matches(k, sorted(allowed), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]}=? " if close else ""
+            fail(f"bad argument {a!r}; {hint}use key=value with key in {sorted(allowed)} (see --help)")
         out[k] = v
     return out
 

@@ -36,7 +36,7 @@ from aiohttp import web
 import agentrl
 from agentrl.cli import parse_key_values
 from agentrl.env_server.protocol import dumps
-from agentrl.net import require_token_off_loopback, resolve_token, serve_guarded, token_middleware
+from agentrl.net import GuardedRunner, require_token_off_loopback, resolve_token, serve_guarded, token_middleware
 
 #: Environment variable holding the env server's shared secret.
 TOKEN_ENV = "AGENTRL_ENV_TOKEN"
@@ -269,18 +269,6 @@ class EnvServer:
                                   "default_policy": getattr(type(self._probe), "default_policy", None)})
 
 
-class _Runner(web.AppRunner):
-    """An AppRunner whose listening socket (guarded, see :mod:`agentrl.net`) closes on ``cleanup()``."""
-
-    listener: asyncio.base_events.Server | None = None
-
-    async def cleanup(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-        await super().cleanup()
-
-
 async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0, *, max_connections: int | None = None,
                            header_timeout_s: float = 10.0, keepalive_timeout_s: float = 30.0,
                            **kw: Any) -> tuple[web.AppRunner, str, EnvServer]:
@@ -291,7 +279,7 @@ async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0, 
     """
     server = EnvServer(env_id, **kw)
     require_token_off_loopback(host, server.token, "the env server", TOKEN_ENV)
-    runner = _Runner(server.app(), access_log=None, keepalive_timeout=keepalive_timeout_s)
+    runner = GuardedRunner(server.app(), access_log=None, keepalive_timeout=keepalive_timeout_s)
     await runner.setup()
     runner.listener, server.guard, url = await serve_guarded(runner, host, port, max_connections=max_connections,
                                                              header_timeout_s=header_timeout_s)

@@ -9,7 +9,9 @@ Fields relied on (SGLang ``GenerateReqInput`` / ``SamplingParams`` in ``sglang/s
   ``meta_info.output_token_logprobs`` is a list of ``[logprob, token_id, text|null]`` and
   ``meta_info.finish_reason`` is ``{"type": "stop"|"length"|"abort", ...}``.
 * ``POST /abort_request`` ``{"rid": ...}`` — sent when a request times out or is cancelled, so the server does
-  not keep decoding for nobody.
+  not keep decoding for nobody. ``agentrl.serve`` lets a client abort only its own requests: the client asks
+  each server once for a client token (``POST /client_token``; SGLang answers 404 and none is used) and sends
+  it as ``X-Agentrl-Client-Token`` with its generations and aborts.
 * ``GET /health_generate`` — 200 once the server can generate (readiness).
 * ``POST /flush_cache`` — 200 when flushed, 400 while requests are running (we retry).
 * ``POST /update_weights_from_disk`` ``{"model_path", "load_format"?}`` -> ``{"success", "message"}``.
@@ -50,6 +52,21 @@ class SGLangBackend(HTTPBackendBase):
         super().__init__(urls, **kw)
         self._explicit_workers = [u.rstrip("/") for u in worker_urls] if worker_urls else None
         self._routers: dict[str, list[str]] = {}  # router URL -> its workers (refreshed at each weight sync)
+        self._client_headers: dict[str, dict[str, str]] = {}  # server URL -> its client-token header (or {})
+
+    async def _identity(self, url: str) -> dict[str, str]:
+        """The header naming this client to the server at ``url`` (an ``agentrl.serve`` client token; {} for
+        servers without ``/client_token``), asked once per server."""
+        if url not in self._client_headers:
+            headers: dict[str, str] = {}
+            try:
+                status, body = await self.request("POST", url + "/client_token", {}, timeout_s=10.0)
+                if status == 200 and isinstance(body, dict) and isinstance(body.get("client_token"), str):
+                    headers = {str(body.get("header") or "X-Agentrl-Client-Token"): body["client_token"]}
+            except BackendError:
+                pass
+            self._client_headers[url] = headers
+        return self._client_headers[url]
 
     async def discover_workers(self) -> list[str]:
         """The servers weight updates go to: ``worker_urls`` if given, else each URL or the workers of the
@@ -105,7 +122,11 @@ class SGLangBackend(HTTPBackendBase):
                    "stream": False}
         self.inflight[url] += 1
         try:
-            status, body = await self.request("POST", url + "/generate", payload)
+            status, body = await self.request("POST", url + "/generate", payload, headers=await self._identity(url))
+            if status == 400 and "X-Agentrl-Client-Token" in str(body):  # a restarted server: a new token
+                self._client_headers.pop(url, None)
+                status, body = await self.request("POST", url + "/generate", payload,
+                                                  headers=await self._identity(url))
         except (BackendError, asyncio.CancelledError):
             self.unstick(session_id)
             await self._abort(url, rid)
@@ -123,7 +144,8 @@ class SGLangBackend(HTTPBackendBase):
 
         async def one(u: str) -> None:
             try:
-                status, _ = await self.request("POST", u + "/abort_request", {"rid": rid}, timeout_s=5.0)
+                status, _ = await self.request("POST", u + "/abort_request", {"rid": rid}, timeout_s=5.0,
+                                               headers=self._client_headers.get(u))
                 if status == 404 and u == url and url not in self._routers:
                     workers = await self._router_workers(url)  # a router: abort on its workers
                     if workers:
