@@ -174,6 +174,9 @@ async def test_sglang_backend_aborts_with_its_own_token(served):
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert await _wait_for(lambda: not server.running)
+    server._client_key = b"a restarted server signs with a new key"  # the old token is no longer valid
+    gen = await client.generate([1, 2, 3], SamplingParams(max_new_tokens=2, seed=0))
+    assert len(gen.ids) == 2  # the client asked for a new token instead of failing
     await client.close()
 
 
