@@ -44,10 +44,11 @@ def debug_enabled(argv: list[str]) -> bool:
 
 
 def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None = None,
-         usage: str = USAGE) -> int:
+         usage: str = USAGE, load: Callable[[list[str]], Config] = load_config) -> int:
     """Parse ``argv``, validate the config, then run ``job(cfg)``; user errors exit 2 with a one-line message.
 
-    ``usage`` is what ``-h``/``--help`` prints (each command passes its own)."""
+    ``usage`` is what ``-h``/``--help`` prints (each command passes its own); ``load`` turns the overrides into
+    the config (``agentrl.eval`` starts from a run's own ``config.yaml``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
         print(usage, end="")
@@ -60,9 +61,14 @@ def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None 
         print(f"error: unknown flag(s) {unknown_flags}; accepted: --print-config, --debug, --help", file=sys.stderr)
         return 2
     try:
-        cfg = load_config(argv)
+        cfg = load(argv)
     except (ConfigError, UnknownEnvError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except USER_ERRORS as e:
+        if debug:
+            raise
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     if print_only:
         print(to_yaml(cfg), end="")
@@ -72,7 +78,7 @@ def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None 
     except USER_ERRORS as e:
         if debug:
             raise
-        print(f"error: {_one_line(e)}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
 
 
@@ -101,8 +107,12 @@ def parse_key_values(argv: list[str], allowed: set[str], usage: str) -> dict[str
     return out
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line (a KeyError's without the quotes str() adds)."""
     text = str(e).strip() or type(e).__name__
     if isinstance(e, KeyError) and e.args:  # UnknownEnvError is a KeyError: str() would add quotes
         text = str(e.args[0])
     return " ".join(text.split())
+
+
+_one_line = one_line  # the name it had before
