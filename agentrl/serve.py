@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import secrets
+import signal
 import os
 import sys
 import time
@@ -587,8 +588,13 @@ def main(argv: list[str] | None = None) -> None:
         except (ValueError, OSError) as e:  # a bad limit, a port in use
             fail(str(e))
         print(f"agentrl.serve: serving {args['model']} on {url}", file=sys.stderr, flush=True)
+        stop = asyncio.Event()
         try:
-            await asyncio.Event().wait()
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # SIGTERM: a clean shutdown
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+        try:
+            await stop.wait()
         finally:
             await runner.cleanup()
             await backend.close()
