@@ -53,10 +53,19 @@ class SGLangBackend(HTTPBackendBase):
         self._explicit_workers = [u.rstrip("/") for u in worker_urls] if worker_urls else None
         self._routers: dict[str, list[str]] = {}  # router URL -> its workers (refreshed at each weight sync)
         self._client_headers: dict[str, dict[str, str]] = {}  # server URL -> its client-token header (or {})
+        self._identity_lock: asyncio.Lock | None = None
 
     async def _identity(self, url: str) -> dict[str, str]:
         """The header naming this client to the server at ``url`` (an ``agentrl.serve`` client token; {} for
         servers without ``/client_token``), asked once per server."""
+        if url in self._client_headers:
+            return self._client_headers[url]
+        if self._identity_lock is None:
+            self._identity_lock = asyncio.Lock()
+        async with self._identity_lock:  # one token per server, however many requests start at once
+            return await self._fetch_identity(url)
+
+    async def _fetch_identity(self, url: str) -> dict[str, str]:
         if url not in self._client_headers:
             headers: dict[str, str] = {}
             try:
@@ -121,15 +130,17 @@ class SGLangBackend(HTTPBackendBase):
         payload = {"input_ids": list(input_ids), "sampling_params": sp, "return_logprob": True, "rid": rid,
                    "stream": False}
         self.inflight[url] += 1
+        ident: dict[str, str] | None = None
         try:
-            status, body = await self.request("POST", url + "/generate", payload, headers=await self._identity(url))
+            ident = await self._identity(url)
+            status, body = await self.request("POST", url + "/generate", payload, headers=ident)
             if status == 400 and "X-Agentrl-Client-Token" in str(body):  # a restarted server: a new token
                 self._client_headers.pop(url, None)
-                status, body = await self.request("POST", url + "/generate", payload,
-                                                  headers=await self._identity(url))
+                ident = await self._identity(url)
+                status, body = await self.request("POST", url + "/generate", payload, headers=ident)
         except (BackendError, asyncio.CancelledError):
             self.unstick(session_id)
-            await self._abort(url, rid)
+            await self._abort(url, rid, ident)
             raise
         finally:
             self.inflight[url] -= 1
@@ -137,7 +148,7 @@ class SGLangBackend(HTTPBackendBase):
             raise BackendFatalError(f"{url}/generate answered HTTP {status}: {str(body)[:300]}")
         return parse_generate_response(body, len(input_ids))
 
-    async def _abort(self, url: str, rid: str) -> None:
+    async def _abort(self, url: str, rid: str, ident: dict[str, str] | None = None) -> None:
         """Best effort ``/abort_request`` (the server may be what failed); a router's workers get it instead,
         since the router does not route aborts."""
         targets = self._explicit_workers or self._routers.get(url) or [url]
@@ -145,7 +156,7 @@ class SGLangBackend(HTTPBackendBase):
         async def one(u: str) -> None:
             try:
                 status, _ = await self.request("POST", u + "/abort_request", {"rid": rid}, timeout_s=5.0,
-                                               headers=self._client_headers.get(u))
+                                               headers=ident if u == url else self._client_headers.get(u))
                 if status == 404 and u == url and url not in self._routers:
                     workers = await self._router_workers(url)  # a router: abort on its workers
                     if workers:
