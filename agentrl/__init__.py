@@ -29,12 +29,12 @@ def train(overrides: list[str] | Config | None = None):
 
 def evaluate(overrides: list[str] | Config | None = None) -> dict[str, float | int]:
     """Evaluate as ``python -m agentrl.eval`` would; returns the summary (``avg@n``, ``pass@k``, ...)."""
-    from agentrl.eval import SHORTHANDS, run_evaluation
+    from agentrl.eval import SHORTHANDS, load_eval_config, run_evaluation
 
     if not isinstance(overrides, Config):
         args = [f"{SHORTHANDS[a.split('=', 1)[0]]}={a.split('=', 1)[1]}" if a.split("=", 1)[0] in SHORTHANDS
                 else a for a in (overrides or [])]
-        overrides = load_config(args)
+        overrides = load_eval_config(args)
     return run_evaluation(overrides)[0]
 
 __all__ = ["evaluate", "train", "AgentEnv", "AnyText", "ChatFormat", "Config", "ConfigError", "StepResult", "TemplateError",

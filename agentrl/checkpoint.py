@@ -4,13 +4,24 @@ A checkpoint is written to a hidden temporary directory, every file is fsynced, 
 into place; only then does ``latest`` move (itself written, fsynced and renamed). So a checkpoint is visible
 only when complete, and a run killed at any moment (SIGKILL included) leaves the previous one usable.
 
+Verified by content: at save, the sha256 of every file is written to ``checksums.json`` (before the rename
+that makes the checkpoint visible), and the saved files are read back and checked against it. Weights that
+hold NaN or infinite values are refused at save (:class:`NonFiniteWeightsError`, nothing written) and at load.
+
 On resume, :func:`find_resume_checkpoint` verifies the newest checkpoint (each safetensors header against
-its file size, ``trainer_state.pt`` loaded) and falls back to the newest intact one with a warning naming
-what was broken; when checkpoints exist but none is intact it raises :class:`CheckpointError` naming them.
+its file size, every file against its digest, every weight finite, ``trainer_state.pt`` loaded) and falls
+back to the newest intact one with a warning naming what failed; when checkpoints exist but none is intact
+it raises :class:`CheckpointError` naming them. A checkpoint written before digests existed (no
+``checksums.json``) is checked as before, by sizes.
+
+Rotation (``keep``) counts only checkpoints that verify: it keeps the newest ``keep`` verified ones and
+deletes only checkpoints older than the oldest of those, so the last verified-good checkpoint is never
+deleted for a newer one that does not verify.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -24,9 +35,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from agentrl.errors import CheckpointError
+from agentrl.errors import CheckpointError, NonFiniteWeightsError
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+#: the file of a checkpoint holding the sha256 of every other file
+DIGESTS = "checksums.json"
 
 
 def rng_state() -> dict[str, Any]:
@@ -69,9 +82,14 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, optimi
     before its replacement is in place.
     """
     ckpt_root = Path(run_dir) / "checkpoints"
+    if (bad := nonfinite_parameter(model)) is not None:
+        good = latest_checkpoint(run_dir, verify=True)
+        raise NonFiniteWeightsError(
+            f"not saving step {step}: the model's weight {bad!r} holds NaN or infinite values (training diverged); "
+            + (f"the last good checkpoint is {good}" if good is not None else "no earlier checkpoint is intact"))
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"step_{step:07d}"
-    if final.is_dir() and check_checkpoint(final) is None:
+    if final.is_dir() and check_checkpoint(final, verify=True) is None:
         _point_latest(ckpt_root, final)
         return final
     for stale in ckpt_root.glob(".tmp_step_*"):  # left by a save that was killed
@@ -82,10 +100,16 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, optimi
     tokenizer.save_pretrained(tmp)
     torch.save({"step": step, "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "rng": rng or rng_state(), **trainer_state}, tmp / "trainer_state.pt")
+    digests = {str(f.relative_to(tmp)): file_sha256(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
+    (tmp / DIGESTS).write_text(json.dumps({"algorithm": "sha256", "files": digests}, indent=1))
     for f in tmp.rglob("*"):
         if f.is_file():
             _fsync_file(f)
     _fsync_dir(tmp)
+    if (problem := verify_digests(tmp)) is not None:  # read back: what is on disk is what was written
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"checkpoint of step {step} did not verify after writing ({problem}); not saved, "
+                              "earlier checkpoints kept")
     broken = None
     if final.exists():
         broken = ckpt_root / f".broken_step_{step:07d}"
@@ -96,10 +120,78 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, optimi
     _point_latest(ckpt_root, final)
     if broken is not None:
         shutil.rmtree(broken, ignore_errors=True)
-    for old in step_dirs(run_dir)[max(keep, 1):]:
-        if old != final:
-            shutil.rmtree(old, ignore_errors=True)
+    rotate(run_dir, final, keep)
     return final
+
+
+def rotate(run_dir: Path, newest: Path, keep: int) -> list[Path]:
+    """Keep the newest ``keep`` checkpoints that verify (``newest``, just verified, counts as one); delete those
+    older than the oldest kept. Checkpoints that do not verify are not counted, and kept when newer than
+    that. Returns the deleted directories."""
+    kept, deleted = 0, []
+    for d in step_dirs(run_dir):
+        if kept >= max(keep, 1):
+            shutil.rmtree(d, ignore_errors=True)
+            deleted.append(d)
+        elif d == newest or check_checkpoint(d, verify=True) is None:
+            kept += 1
+    return deleted
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_digests(ckpt: Path) -> str | None:
+    """None when every file named in ``checksums.json`` has its recorded sha256 (or the checkpoint predates
+    digests and has no ``checksums.json``), else what failed (names the file)."""
+    path = ckpt / DIGESTS
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text())["files"]
+        if not isinstance(files, dict):
+            raise TypeError("files is not an object")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"{DIGESTS} is unreadable ({type(e).__name__}: {e})"
+    for name, want in sorted(files.items()):
+        f = ckpt / name
+        if not f.is_file():
+            return f"{name} is missing (named in {DIGESTS})"
+        try:
+            got = file_sha256(f)
+        except OSError as e:
+            return f"{name} is unreadable ({e})"
+        if got != want:
+            return f"{name} does not match its sha256 digest (content changed since it was saved)"
+    return None
+
+
+def nonfinite_parameter(model: Any) -> str | None:
+    """The name of the first floating-point parameter or buffer of ``model`` holding NaN/inf, or None."""
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return name
+    return None
+
+
+def nonfinite_tensor(ckpt: Path) -> str | None:
+    """``file: tensor`` of the first floating-point tensor of ``ckpt``'s safetensors holding NaN/inf, or None."""
+    from safetensors import safe_open
+
+    for w in sorted(ckpt.glob("*.safetensors")):
+        with safe_open(str(w), framework="pt") as f:
+            for key in f.keys():
+                t = f.get_tensor(key)
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    return f"{w.name}: {key}"
+    return None
 
 
 def _point_latest(ckpt_root: Path, target: Path) -> None:
@@ -136,11 +228,13 @@ def check_safetensors(path: Path) -> str | None:
     return None
 
 
-def check_checkpoint(ckpt: Path, *, load_state: bool = False) -> str | None:
+def check_checkpoint(ckpt: Path, *, load_state: bool = False, verify: bool = False) -> str | None:
     """None when ``ckpt`` looks complete, else what is broken (names the file).
 
     Checks ``config.json``, every ``*.safetensors`` (see :func:`check_safetensors`) and ``trainer_state.pt``
-    (a whole zip archive; with ``load_state`` it is also loaded).
+    (a whole zip archive). With ``verify`` (implied by ``load_state``) every file is also checked against its
+    sha256 in ``checksums.json`` and every weight must be finite; with ``load_state`` the trainer state is
+    also loaded.
     """
     if not (ckpt / "config.json").is_file():
         return "config.json is missing"
@@ -167,6 +261,15 @@ def check_checkpoint(ckpt: Path, *, load_state: bool = False) -> str | None:
             z.namelist()
     except (OSError, zipfile.BadZipFile) as e:
         return f"trainer_state.pt is truncated or corrupt ({e})"
+    if verify or load_state:
+        if (problem := verify_digests(ckpt)) is not None:
+            return problem
+        try:
+            bad = nonfinite_tensor(ckpt)
+        except Exception as e:  # noqa: BLE001 - a file safetensors cannot read is broken
+            return f"the weights cannot be read ({type(e).__name__}: {e})"
+        if bad is not None:
+            return f"{bad} holds NaN or infinite values"
     if load_state:
         try:
             s = load_trainer_state(ckpt)
@@ -176,11 +279,16 @@ def check_checkpoint(ckpt: Path, *, load_state: bool = False) -> str | None:
     return None
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint of a run whose files are complete (cheap check, nothing loaded), or None."""
+def latest_checkpoint(run_dir: Path, *, verify: bool = False,
+                      warn: Callable[[str], None] | None = None) -> Path | None:
+    """The newest checkpoint of a run whose files are complete, or None. The check is cheap (sizes) unless
+    ``verify`` (digests and finite weights too); ``warn`` hears about each newer one that failed and why."""
     for ckpt in step_dirs(run_dir):
-        if check_checkpoint(ckpt) is None:
+        problem = check_checkpoint(ckpt, verify=verify)
+        if problem is None:
             return ckpt
+        if warn is not None:
+            warn(f"warning: {ckpt}: {problem}; skipped")
     return None
 
 

@@ -7,9 +7,11 @@ directory in use) print one line and exit 2 (3 for a server that died mid-run is
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from agentrl.config import Config, ConfigError, load_config, to_yaml
 from agentrl.errors import UserError
@@ -42,10 +44,11 @@ def debug_enabled(argv: list[str]) -> bool:
 
 
 def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None = None,
-         usage: str = USAGE) -> int:
+         usage: str = USAGE, load: Callable[[list[str]], Config] = load_config) -> int:
     """Parse ``argv``, validate the config, then run ``job(cfg)``; user errors exit 2 with a one-line message.
 
-    ``usage`` is what ``-h``/``--help`` prints (each command passes its own)."""
+    ``usage`` is what ``-h``/``--help`` prints (each command passes its own); ``load`` turns the overrides into
+    the config (``agentrl.eval`` starts from a run's own ``config.yaml``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
         print(usage, end="")
@@ -58,9 +61,14 @@ def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None 
         print(f"error: unknown flag(s) {unknown_flags}; accepted: --print-config, --debug, --help", file=sys.stderr)
         return 2
     try:
-        cfg = load_config(argv)
+        cfg = load(argv)
     except (ConfigError, UnknownEnvError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except USER_ERRORS as e:
+        if debug:
+            raise
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     if print_only:
         print(to_yaml(cfg), end="")
@@ -70,13 +78,20 @@ def main(prog: str, job: Callable[[Config], int | None], argv: list[str] | None 
     except USER_ERRORS as e:
         if debug:
             raise
-        print(f"error: {_one_line(e)}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: <message>`` on one line to stderr and exit 2 (a user error of a server command)."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def parse_key_values(argv: list[str], allowed: set[str], usage: str) -> dict[str, str]:
     """``key=value`` arguments of a server command (``--key=value`` and dashes also accepted); ``-h``/``--help``
-    prints ``usage`` and exits 0; anything else exits with a one-line error naming the bad argument."""
+    prints ``usage`` and exits 0; anything else exits 2 with a one-line error naming the bad argument (and the
+    closest accepted key, as ``agentrl.run`` does)."""
     if any(a in ("-h", "--help") for a in argv):
         print(usage, end="")
         raise SystemExit(0)
@@ -85,13 +100,19 @@ def parse_key_values(argv: list[str], allowed: set[str], usage: str) -> dict[str
         k, eq, v = a.partition("=")
         k = k.lstrip("-").replace("-", "_")
         if not eq or k not in allowed:
-            raise SystemExit(f"bad argument {a!r}; use key=value with key in {sorted(allowed)} (see --help)")
+            close = difflib.get_close_matches(k, sorted(allowed), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]}=? " if close else ""
+            fail(f"bad argument {a!r}; {hint}use key=value with key in {sorted(allowed)} (see --help)")
         out[k] = v
     return out
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line (a KeyError's without the quotes str() adds)."""
     text = str(e).strip() or type(e).__name__
     if isinstance(e, KeyError) and e.args:  # UnknownEnvError is a KeyError: str() would add quotes
         text = str(e.args[0])
     return " ".join(text.split())
+
+
+_one_line = one_line  # the name it had before

@@ -72,6 +72,9 @@ def load_model(path: str, cfg: Config, device: str) -> tuple[Any, Any]:
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[cfg.model.dtype]
     if device == "cpu" and dtype != torch.float32:
         dtype = torch.float32  # bf16 matmuls on CPU are slow and lossy; the learner computes in fp32 anyway
+    from agentrl.model_path import check_local_model
+
+    check_local_model(path, "model.path")  # a missing local path fails here, never at the hub
     local = Path(path).expanduser()
     src = str(local) if local.exists() else path
     tok = AutoTokenizer.from_pretrained(src, trust_remote_code=cfg.model.trust_remote_code)

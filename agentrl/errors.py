@@ -20,3 +20,7 @@ class RunLockedError(UserError):
 
 class ServerUnavailable(UserError):
     """An inference server does not answer (at the start of a run or in the middle of one)."""
+
+
+class NonFiniteWeightsError(CheckpointError):
+    """Model weights hold NaN or infinite values (refused at save and at load)."""

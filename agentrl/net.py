@@ -8,7 +8,8 @@
 * :class:`ConnectionGuard`: an asyncio protocol factory around an aiohttp server that caps open connections
   (evicting the oldest connection with no request in progress, so ``/health`` still gets through while
   saturated; a clear 503 with ``Retry-After`` when every connection is busy) and closes a connection that has
-  not sent a complete request head within ``header_timeout_s`` (slowloris).
+  not sent a complete request head within ``header_timeout_s`` (slowloris); :class:`GuardedRunner` is the
+  ``web.AppRunner`` whose guarded listener closes with it.
 """
 
 from __future__ import annotations
@@ -176,6 +177,18 @@ class ConnectionGuard:
             victim.inner.connection_lost(None)
         self.conns[id(p)] = p
         return True
+
+
+class GuardedRunner(web.AppRunner):
+    """An AppRunner whose guarded listening socket (see :func:`serve_guarded`) closes on ``cleanup()``."""
+
+    listener: asyncio.base_events.Server | None = None
+
+    async def cleanup(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        await super().cleanup()
 
 
 async def serve_guarded(runner: web.BaseRunner, host: str, port: int, **guard_kw: Any

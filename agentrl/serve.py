@@ -15,18 +15,33 @@ Trust: with a token (``token=`` or ``AGENTRL_SERVE_TOKEN``) every route but ``/h
 (``/update_weights_from_disk``, ``/flush_cache``, ``/abort_request`` of every client's requests) need the
 token, or, without one, a loopback peer. ``weights_root=DIR`` confines weight updates to directories under
 DIR. A weight update is atomic: every tensor's name, shape, dtype and finiteness is checked before any is
-copied; on failure nothing changes and the 400 reply says why. A client aborts only its own requests (its
-``rid``; ``abort_all`` covers the requests of its own client id: the ``X-Agentrl-Client`` header, else its
-address). Bad sampling values answer 400 naming the field and the accepted range; a prompt that fills the
-context answers 400; log-probs are always finite JSON numbers or ``null``; a request whose client disconnects
-is cancelled.
+copied; on failure nothing changes and the 400 reply says why. Bad sampling values answer 400 naming the
+field and the accepted range; a prompt that fills the context answers 400; log-probs are always finite JSON
+numbers or ``null``; a request whose client disconnects is cancelled.
+
+Abort identity: a client aborts only its own requests (``rid``; ``abort_all`` covers all of its own). A
+client's identity is a token the server issues: ``POST /client_token`` answers ``{"client_token": ...}``
+(a random nonce signed with a key that lives only in the server process), and the client sends it as
+``X-Agentrl-Client-Token`` with its ``/generate`` and ``/abort_request`` calls; a token the server did not
+sign answers 400. A request without one belongs to its own TCP connection, so no other client (and no
+header, such as the old ``X-Agentrl-Client``) can abort it; closing the connection cancels it.
+
+Against abuse (as the env server): a complete request head within ``header_timeout_s``, a body within
+``body_timeout_s`` (else 408), at most ``max_connections`` open connections (idle ones are evicted first, so
+``/health`` answers while saturated; 503 with ``Retry-After`` when every one is busy), and at most
+``max_requests`` generations in flight (503 with ``Retry-After`` beyond).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import logging
 import math
+import secrets
+import signal
 import os
 import sys
 import time
@@ -36,8 +51,9 @@ from typing import Any
 
 from aiohttp import web
 
-from agentrl.cli import parse_key_values
-from agentrl.net import is_loopback, require_token_off_loopback, resolve_token, token_middleware, token_ok
+from agentrl.cli import fail, parse_key_values
+from agentrl.net import (GuardedRunner, is_loopback, require_token_off_loopback, resolve_token, serve_guarded,
+                         token_middleware, token_ok)
 from agentrl.rollout.backends.base import BackendFatalError, Generation, SamplingParams
 from agentrl.rollout.backends.local import LocalBackend
 
@@ -48,10 +64,16 @@ TOKEN_ENV = "AGENTRL_SERVE_TOKEN"
 #: Temperatures in (0, MIN_TEMPERATURE) overflow the logits (1e-320 gave NaN); 0 means greedy.
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
 _SEED_MAX = 2 ** 63 - 1
+#: the header carrying a client's identity token (from ``POST /client_token``)
+CLIENT_TOKEN_HEADER = "X-Agentrl-Client-Token"
 
 
 class BadRequest(ValueError):
     """A malformed request (answered with HTTP 400 and the reason)."""
+
+
+class Busy(Exception):
+    """The server holds ``max_requests`` generations already (answered with 503 and ``Retry-After``)."""
 
 
 def _is_int(v: Any) -> bool:
@@ -124,8 +146,18 @@ class GenerateServer:
     """The aiohttp application around a :class:`LocalBackend`."""
 
     def __init__(self, backend: LocalBackend, *, model_path: str = "local", tokenizer: Any = None,
-                 token: str | None = None, weights_root: str | os.PathLike | None = None):
+                 token: str | None = None, weights_root: str | os.PathLike | None = None,
+                 body_timeout_s: float = 30.0, max_requests: int = 1024, retry_after_s: int = 1):
+        if max_requests < 1:
+            raise ValueError(f"max_requests must be >= 1, got {max_requests!r}")
+        if body_timeout_s <= 0:
+            raise ValueError(f"body_timeout_s must be positive, got {body_timeout_s!r}")
         self.backend = backend
+        self.body_timeout_s = float(body_timeout_s)
+        self.max_requests = int(max_requests)
+        self.retry_after_s = int(retry_after_s)
+        self.guard: Any = None  # the connection guard, once listening (see start_server)
+        self._client_key = secrets.token_bytes(32)  # signs client tokens; never leaves this process
         self.model_path = model_path
         self.tokenizer = tokenizer
         self.token = resolve_token(token, TOKEN_ENV)
@@ -154,16 +186,42 @@ class GenerateServer:
             if bad is not None:
                 raise BadRequest(f"{field} holds token id {bad}, outside the model's vocabulary [0, {v})")
 
-    @staticmethod
-    def client_id(request: web.Request) -> str:
-        """Who a request belongs to: its ``X-Agentrl-Client`` header, else its peer address."""
-        return request.headers.get("X-Agentrl-Client") or f"addr:{request.remote}"
+    # ------------------------------------------------------------------ client identity
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self._client_key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def issue_client_token(self) -> str:
+        """A fresh client identity: ``<nonce>.<signature>`` (verifiable without any state kept per client)."""
+        nonce = secrets.token_hex(16)
+        return f"{nonce}.{self._sign(nonce)}"
+
+    def client_id(self, request: web.Request) -> str:
+        """Who a request belongs to: the client token it carries (see the module doc), else its connection.
+
+        Raises :class:`BadRequest` for a token this server did not issue."""
+        tok = request.headers.get(CLIENT_TOKEN_HEADER)
+        if tok is not None:
+            nonce, _, sig = tok.strip().partition(".")
+            if not nonce or not hmac.compare_digest(sig.encode(), self._sign(nonce).encode()):
+                raise BadRequest(f"{CLIENT_TOKEN_HEADER} is not a token issued by this server; get one from "
+                                 "POST /client_token")
+            return f"token:{nonce}"
+        transport = request.transport
+        return f"conn:{id(transport)}:{transport.get_extra_info('peername') if transport else None}"
+
+    async def client_token(self, request: web.Request) -> web.Response:
+        """``POST /client_token``: a new client identity to send as ``X-Agentrl-Client-Token``."""
+        return web.json_response({"client_token": self.issue_client_token(), "header": CLIENT_TOKEN_HEADER})
 
     def is_admin(self, request: web.Request) -> bool:
         """Admin routes: the token when one is set, else a loopback peer."""
         if self.token is not None:
             return token_ok(request, self.token)
         return is_loopback(request.remote)
+
+    def _busy(self, e: Busy) -> web.Response:
+        return web.json_response({"error": {"message": str(e), "type": "busy"}}, status=503,
+                                 headers={"Retry-After": str(self.retry_after_s)})
 
     def _forbidden(self, what: str) -> web.Response:
         how = "the server's token" if self.token is not None else "a loopback client (or a token on the server)"
@@ -181,6 +239,7 @@ class GenerateServer:
         r.add_route("*", "/health_generate", self.health_generate)
         r.add_route("*", "/flush_cache", self.flush_cache)
         r.add_post("/abort_request", self.abort_request)
+        r.add_post("/client_token", self.client_token)
         r.add_post("/update_weights_from_disk", self.update_weights_from_disk)
         r.add_post("/init_weights_update_group", self.unsupported)
         r.add_post("/update_weights_from_distributed", self.unsupported)
@@ -194,8 +253,14 @@ class GenerateServer:
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
         try:
-            body = await request.json()
-        except Exception:  # noqa: BLE001 - any parse failure is the client's
+            raw = await asyncio.wait_for(request.read(), self.body_timeout_s)
+        except asyncio.TimeoutError:
+            raise web.HTTPRequestTimeout(text=json.dumps({"error": {"message": f"the request body did not arrive "
+                                                                    f"within {self.body_timeout_s:g} s"}}),
+                                         content_type="application/json") from None
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):  # any parse failure is the client's
             raise BadRequest("the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise BadRequest(f"the request body must be a JSON object, got {type(body).__name__}")
@@ -204,6 +269,9 @@ class GenerateServer:
     async def _run(self, rid: str, ids: list[int], sampling: SamplingParams, owner: str) -> Generation:
         if rid in self.running:
             raise BadRequest(f"rid {rid!r} is already in use by a running request; use a fresh one")
+        if len(self.running) >= self.max_requests:
+            raise Busy(f"the server is generating {self.max_requests} requests already (max_requests); retry in "
+                       f"{self.retry_after_s} s")
         task = asyncio.ensure_future(self.backend.generate(ids, sampling))
         self.running[rid] = task
         self.owners[rid] = owner
@@ -239,6 +307,8 @@ class GenerateServer:
             gen = await self._run(rid, ids, sampling, self.client_id(request))
         except (BadRequest, BackendFatalError) as e:
             return web.json_response({"error": {"message": str(e)}}, status=400)
+        except Busy as e:
+            return self._busy(e)
         finish: dict[str, Any] = {"type": gen.finish_reason}
         if gen.finish_reason == "stop" and gen.ids:
             finish["matched"] = gen.ids[-1]
@@ -272,6 +342,8 @@ class GenerateServer:
             gen = await self._run(rid, ids, sampling, self.client_id(request))
         except (BadRequest, BackendFatalError) as e:
             return web.json_response({"error": {"message": str(e), "type": "BadRequestError"}}, status=400)
+        except Busy as e:
+            return self._busy(e)
         choice: dict[str, Any] = {"index": 0, "text": "", "finish_reason": gen.finish_reason,
                                   "logprobs": None}
         if body.get("logprobs") is not None:
@@ -310,9 +382,9 @@ class GenerateServer:
     async def abort_request(self, request: web.Request) -> web.Response:
         try:
             body = await self._json(request)
+            me = self.client_id(request)
         except BadRequest as e:
             return web.json_response({"error": {"message": str(e)}}, status=400)
-        me = self.client_id(request)
         if body.get("abort_all") and body.get("all_clients"):
             if not self.is_admin(request):
                 return self._forbidden("aborting every client's requests (all_clients)")
@@ -396,22 +468,25 @@ SERVER_KEY: web.AppKey[GenerateServer] = web.AppKey("server", GenerateServer)
 
 
 async def start_server(backend: LocalBackend, host: str = "127.0.0.1", port: int = 0, *,
-                       middlewares: list[Any] | None = None, **kw: Any) -> tuple[web.AppRunner, str]:
+                       middlewares: list[Any] | None = None, max_connections: int | None = None,
+                       header_timeout_s: float = 10.0, keepalive_timeout_s: float = 30.0,
+                       **kw: Any) -> tuple[web.AppRunner, str]:
     """Start the server in the running loop; returns the runner (``await runner.cleanup()``) and its URL.
 
-    ``kw`` goes to :class:`GenerateServer` (``token``, ``weights_root``...). A non-loopback ``host`` needs a
-    token. The :class:`GenerateServer` is ``runner.app[SERVER_KEY]``.
+    ``kw`` goes to :class:`GenerateServer` (``token``, ``weights_root``, ``body_timeout_s``, ``max_requests``...).
+    A non-loopback ``host`` needs a token. The listener is guarded (:func:`agentrl.net.serve_guarded`:
+    ``max_connections``, ``header_timeout_s``). The :class:`GenerateServer` is ``runner.app[SERVER_KEY]``; its
+    ``guard`` counts evicted, refused and timed-out connections.
     """
     server = GenerateServer(backend, **kw)
     require_token_off_loopback(host, server.token, "agentrl.serve", TOKEN_ENV)
     app = server.app(middlewares)
     app[SERVER_KEY] = server
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    runner = GuardedRunner(app, access_log=None, handler_cancellation=True, keepalive_timeout=keepalive_timeout_s)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    real_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://{host}:{real_port}"
+    runner.listener, server.guard, url = await serve_guarded(runner, host, port, max_connections=max_connections,
+                                                             header_timeout_s=header_timeout_s)
+    return runner, url
 
 
 USAGE = """usage: python -m agentrl.serve model=PATH|tiny [host=127.0.0.1] [port=30000] [max_batch_size=32]
@@ -427,53 +502,107 @@ Serve a local model over SGLang's /generate protocol (and vLLM's token-id /v1/co
   vocab_size=, seed=   shape and seed of model=tiny
   token=           shared secret clients send (required to bind a non-loopback host; or AGENTRL_SERVE_TOKEN)
   weights_root=    the only directory /update_weights_from_disk may load from
+  max_connections=, header_timeout_s=10, body_timeout_s=30   limits against slow or abusive clients
+  max_requests=1024   generations in flight; more answer 503 with Retry-After
   -h, --help       show this help
 
 example:
   python -m agentrl.serve model=runs/my-run/checkpoints/step_0000060 port=30000
 """
 
+_INTS = ("port", "max_batch_size", "vocab_size", "seed", "max_connections", "max_requests")
+_FLOATS = ("header_timeout_s", "body_timeout_s")
+DTYPES = ("float32", "bfloat16", "float16")
 
-def _parse_args(argv: list[str]) -> dict[str, str]:
-    out = parse_key_values(argv, {"model", "host", "port", "max_batch_size", "dtype", "vocab_size", "seed", "device",
-                                  "token", "weights_root"}, USAGE)
+
+def _parse_args(argv: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = parse_key_values(
+        argv, {"model", "host", "port", "max_batch_size", "dtype", "vocab_size", "seed", "device", "token",
+               "weights_root", "max_connections", "header_timeout_s", "body_timeout_s", "max_requests"}, USAGE)
     if "model" not in out:
-        raise SystemExit(USAGE)
+        fail("model= is required: a transformers checkpoint directory, a hub id, or tiny (see --help)")
+    for k in _INTS + _FLOATS:
+        if k in out:
+            try:
+                out[k] = int(out[k]) if k in _INTS else float(out[k])
+            except ValueError:
+                fail(f"{k}={out[k]!r} is not {'an integer' if k in _INTS else 'a number'}")
+    if out.get("dtype", "float32") not in DTYPES:
+        fail(f"dtype={out['dtype']!r} is not accepted; accepted: {', '.join(DTYPES)}")
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``python -m agentrl.serve``."""
-    args = _parse_args(sys.argv[1:] if argv is None else argv)
+def _load(args: dict[str, Any]) -> tuple[Any, Any]:
+    """The model and tokenizer ``args`` name; a user's mistake exits 2 with one line."""
     import torch
 
+    from agentrl.errors import UserError
+    from agentrl.model_path import check_local_model
+
     dtype = getattr(torch, args.get("dtype", "float32"))
-    tokenizer = None
     if args["model"] == "tiny":
         from agentrl.models import tiny_qwen3
 
-        model = tiny_qwen3(int(args.get("vocab_size", 2048)), seed=int(args.get("seed", 0))).to(dtype)
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        return tiny_qwen3(int(args.get("vocab_size", 2048)), seed=int(args.get("seed", 0))).to(dtype), None
+    try:
+        check_local_model(args["model"])
+    except UserError as e:
+        fail(str(e))
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    try:
         model = AutoModelForCausalLM.from_pretrained(args["model"], dtype=dtype).eval()
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(args["model"])
-        except Exception:  # noqa: BLE001 - a checkpoint without tokenizer files still serves input_ids
-            tokenizer = None
+    except OSError as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        fail(f"model={args['model']!r} could not be loaded (not a local directory; the Hugging Face hub said: "
+             f"{first})")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args["model"])
+    except Exception:  # noqa: BLE001 - a checkpoint without tokenizer files still serves input_ids
+        tokenizer = None
+    return model, tokenizer
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m agentrl.serve``; user errors exit 2 with one line."""
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    host = args.get("host", "127.0.0.1")
+    if resolve_token(args.get("token"), TOKEN_ENV) is None and not is_loopback(host):
+        try:  # before the model is loaded
+            require_token_off_loopback(host, None, "agentrl.serve", TOKEN_ENV)
+        except ValueError as e:
+            fail(str(e))
+    model, tokenizer = _load(args)
     if "device" in args:
         model = model.to(args["device"])
     backend = LocalBackend(model, max_batch_size=int(args.get("max_batch_size", 32)), tokenizer=tokenizer)
-    server = GenerateServer(backend, model_path=args["model"], tokenizer=tokenizer, token=args.get("token"),
-                            weights_root=args.get("weights_root"))
-    host = args.get("host", "127.0.0.1")
-    try:
-        require_token_off_loopback(host, server.token, "agentrl.serve", TOKEN_ENV)
-    except ValueError as e:
-        raise SystemExit(str(e)) from None
     logging.basicConfig(level=logging.INFO)
-    web.run_app(server.app(), host=host, port=int(args.get("port", 30000)), handler_cancellation=True)
-    backend.close_sync()
+
+    async def serve() -> None:
+        try:
+            runner, url = await start_server(
+                backend, host, args.get("port", 30000), model_path=args["model"], tokenizer=tokenizer,
+                token=args.get("token"), weights_root=args.get("weights_root"),
+                max_connections=args.get("max_connections"), header_timeout_s=args.get("header_timeout_s", 10.0),
+                body_timeout_s=args.get("body_timeout_s", 30.0), max_requests=args.get("max_requests", 1024))
+        except (ValueError, OSError) as e:  # a bad limit, a port in use
+            fail(str(e))
+        print(f"agentrl.serve: serving {args['model']} on {url}", file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # SIGTERM: a clean shutdown
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+            await backend.close()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

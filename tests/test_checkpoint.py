@@ -11,7 +11,7 @@ import torch
 
 from agentrl.checkpoint import (check_checkpoint, find_resume_checkpoint, has_checkpoints, latest_checkpoint,
                                 save_checkpoint, step_dirs)
-from agentrl.errors import CheckpointError, RunLockedError
+from agentrl.errors import CheckpointError, NonFiniteWeightsError, RunLockedError
 from agentrl.models import tiny_qwen3
 from agentrl.run_lock import RunLock
 
@@ -110,3 +110,99 @@ def test_a_second_lock_on_a_run_dir_fails_at_once_naming_the_first_pid(tmp_path)
         holder.wait(timeout=60)
     with RunLock(tmp_path):  # released when its holder exits
         pass
+
+
+# ------------------------------------------------------------------ verified by content (issue 28 item 6)
+def _overwrite_middle(f, n=64 << 10, seed=0):
+    """Overwrite ``n`` bytes in the middle of ``f`` with random bytes: same size, header intact."""
+    size = f.stat().st_size
+    assert size > n + 16384, size  # the header (a few KiB at the start) stays whole
+    with open(f, "r+b") as fh:
+        fh.seek(size // 2 - n // 2)
+        fh.write(torch.randint(0, 256, (n,), generator=torch.Generator().manual_seed(seed),
+                               dtype=torch.uint8).numpy().tobytes())
+    return size
+
+
+def test_overwritten_weights_fail_their_digest_and_the_previous_checkpoint_is_used(tmp_path, parts):
+    _save(tmp_path, 2, parts)
+    newest = _save(tmp_path, 4, parts)
+    assert (newest / "checksums.json").is_file()
+    f = newest / "model.safetensors"
+    size = _overwrite_middle(f)
+    assert f.stat().st_size == size and check_checkpoint(newest) is None  # the size check alone passes
+    warnings: list[str] = []
+    ckpt, state = find_resume_checkpoint(tmp_path, warnings.append)
+    assert ckpt.name == "step_0000002" and state["step"] == 2
+    assert len(warnings) == 1 and "step_0000004" in warnings[0] and "resuming from" in warnings[0]
+    assert "model.safetensors does not match its sha256 digest" in warnings[0]
+    assert latest_checkpoint(tmp_path, verify=True).name == "step_0000002"
+
+
+def test_every_checkpoint_overwritten_is_a_clear_error(tmp_path, parts):
+    for step in (2, 4):
+        _overwrite_middle(_save(tmp_path, step, parts) / "model.safetensors", seed=step)
+    with pytest.raises(CheckpointError) as e:
+        find_resume_checkpoint(tmp_path, print)
+    msg = str(e.value)
+    assert "no intact checkpoint" in msg and msg.count("does not match its sha256 digest") == 2
+
+
+def test_nan_weights_are_refused_at_save_and_nothing_is_written(tmp_path, parts):
+    model, tok, opt = parts
+    _save(tmp_path, 2, parts)
+    p = next(model.parameters())
+    keep = p.detach().clone()
+    try:
+        with torch.no_grad():
+            p[0] = float("nan")
+        with pytest.raises(NonFiniteWeightsError) as e:
+            save_checkpoint(tmp_path, 4, model, tok, opt, {"data_pos": 40})
+        assert "NaN or infinite" in str(e.value) and "step_0000002" in str(e.value)
+        assert [d.name for d in step_dirs(tmp_path)] == ["step_0000002"]
+        assert (tmp_path / "checkpoints" / "latest").read_text() == "step_0000002"
+    finally:
+        with torch.no_grad():
+            p.copy_(keep)
+
+
+def test_nan_weights_are_refused_at_load(tmp_path, parts):
+    """A checkpoint whose weights hold inf (written before digests, or by a tool that recomputed them) is not
+    resumed from."""
+    from safetensors.torch import load_file, save_file
+
+    _save(tmp_path, 2, parts)
+    newest = _save(tmp_path, 4, parts)
+    f = newest / "model.safetensors"
+    tensors = load_file(str(f))
+    name = sorted(tensors)[0]
+    tensors[name][0] = float("inf")
+    save_file(tensors, str(f), metadata={"format": "pt"})
+    (newest / "checksums.json").unlink()  # an older agentrl's checkpoint: sizes are all it can check
+    warnings: list[str] = []
+    ckpt, _ = find_resume_checkpoint(tmp_path, warnings.append)
+    assert ckpt.name == "step_0000002"
+    assert f"model.safetensors: {name} holds NaN or infinite values" in warnings[0]
+
+
+def test_rotation_never_deletes_the_last_verified_good_checkpoint(tmp_path, parts):
+    _save(tmp_path, 2, parts, keep=2)
+    _overwrite_middle(_save(tmp_path, 4, parts, keep=2) / "model.safetensors")
+    _save(tmp_path, 6, parts, keep=2)  # keep-2 by name would delete step 2, the last good one before 6
+    assert [d.name for d in step_dirs(tmp_path)] == ["step_0000006", "step_0000004", "step_0000002"]
+    _save(tmp_path, 8, parts, keep=2)  # two verified ones newer: the older ones go
+    assert [d.name for d in step_dirs(tmp_path)] == ["step_0000008", "step_0000006"]
+
+
+def test_a_save_that_does_not_read_back_is_not_made_latest(tmp_path, parts, monkeypatch):
+    import agentrl.checkpoint as ck
+
+    _save(tmp_path, 2, parts)
+    real = ck.verify_digests
+    monkeypatch.setattr(ck, "verify_digests", lambda d: "model.safetensors does not match its sha256 digest"
+                        if d.name.startswith(".tmp_") else real(d))  # a disk that corrupts what it is given
+    with pytest.raises(CheckpointError, match="did not verify after writing"):
+        _save(tmp_path, 4, parts, keep=1)
+    assert [d.name for d in step_dirs(tmp_path)] == ["step_0000002"]
+    assert (tmp_path / "checkpoints" / "latest").read_text() == "step_0000002"
+    assert not list((tmp_path / "checkpoints").glob(".tmp_*"))

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from agentrl.models import tiny_qwen3
 from agentrl.rollout.backends.local import LocalBackend
-from agentrl.serve import SERVER_KEY, GenerateServer, start_server
+from agentrl.serve import CLIENT_TOKEN_HEADER, SERVER_KEY, GenerateServer, start_server
 
 VOCAB = 300
 CONTEXT = 512
@@ -104,17 +104,34 @@ async def _wait_for(cond, timeout=60.0):
     return cond()
 
 
+async def _client_token(http, url) -> dict[str, str]:
+    status, body = await _post(http, url + "/client_token", {})
+    assert status == 200, body
+    return {CLIENT_TOKEN_HEADER: body["client_token"]}
+
+
+async def _start_long(http, url, server, headers, rids):
+    long = {"max_new_tokens": CONTEXT, "sampling_seed": 0}
+    tasks = [asyncio.ensure_future(_post(http, url + "/generate", {"input_ids": [1, 2, k], "rid": rid,
+                                                                  "sampling_params": long}, headers))
+             for k, rid in enumerate(rids)]
+    assert await _wait_for(lambda: all(r in server.running for r in rids))
+    return tasks
+
+
 async def test_a_client_aborts_only_its_own_requests(served):
     _, url, server, http = served
-    long = {"max_new_tokens": CONTEXT, "sampling_seed": 0}
-    a = {"X-Agentrl-Client": "client-a"}
-    b = {"X-Agentrl-Client": "client-b"}
-    tasks = [asyncio.ensure_future(_post(http, url + "/generate", {"input_ids": [1, 2, k], "rid": f"a-{k}",
-                                                                  "sampling_params": long}, a)) for k in range(3)]
-    assert await _wait_for(lambda: len(server.running) == 3)
+    a, b = await _client_token(http, url), await _client_token(http, url)
+    assert a != b
+    tasks = await _start_long(http, url, server, a, ["a-0", "a-1", "a-2"])
     # another client: abort_all and A's rids do nothing to A
     assert await _post(http, url + "/abort_request", {"abort_all": True}, b) == (200, {"aborted": 0})
     assert await _post(http, url + "/abort_request", {"rid": "a-0"}, b) == (200, {"aborted": 0})
+    # a token the server did not sign (A's nonce, a guessed signature) is refused, naming the header
+    nonce = a[CLIENT_TOKEN_HEADER].split(".")[0]
+    status, body = await _post(http, url + "/abort_request", {"abort_all": True},
+                               {CLIENT_TOKEN_HEADER: nonce + "." + "0" * 32})
+    assert status == 400 and CLIENT_TOKEN_HEADER in body["error"]["message"]
     # a rid in use cannot be taken over
     status, body = await _post(http, url + "/generate", {"input_ids": [1], "rid": "a-1"}, b)
     assert status == 400 and "already in use" in body["error"]["message"]
@@ -124,6 +141,43 @@ async def test_a_client_aborts_only_its_own_requests(served):
     assert await _post(http, url + "/abort_request", {"abort_all": True}, a) == (200, {"aborted": 2})
     results = await asyncio.gather(*tasks)
     assert [r[1]["meta_info"]["finish_reason"]["type"] for r in results] == ["abort"] * 3
+
+
+async def test_a_spoofed_client_header_aborts_nothing(served):
+    """Issue 28 item 7: ``X-Agentrl-Client: trainer-A`` with ``abort_all`` aborted another client's requests;
+    and clients without a header shared one identity per address."""
+    _, url, server, http = served
+    spoof = {"X-Agentrl-Client": "trainer-A"}
+    tasks = await _start_long(http, url, server, spoof, [f"victim-{k}" for k in range(3)])
+    tasks += await _start_long(http, url, server, {}, ["headerless-0", "headerless-1"])
+    async with aiohttp.ClientSession() as attacker:  # same address, its own connections
+        assert await _post(attacker, url + "/abort_request", {"abort_all": True}, spoof) == (200, {"aborted": 0})
+        assert await _post(attacker, url + "/abort_request", {"abort_all": True}) == (200, {"aborted": 0})
+        assert await _post(attacker, url + "/abort_request", {"rid": "victim-0"}, spoof) == (200, {"aborted": 0})
+    assert len(server.running) == 5
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert await _wait_for(lambda: not server.running)
+
+
+async def test_sglang_backend_aborts_with_its_own_token(served):
+    """The SGLang client fetches a client token per server and sends it, so its aborts reach its requests."""
+    from agentrl.rollout.backends.base import SamplingParams
+    from agentrl.rollout.backends.sglang import SGLangBackend
+
+    _, url, server, _ = served
+    client = SGLangBackend([url])
+    task = asyncio.ensure_future(client.generate([1, 2, 3], SamplingParams(max_new_tokens=CONTEXT, seed=0)))
+    assert await _wait_for(lambda: len(server.running) == 1)
+    assert all(o.startswith("token:") for o in server.owners.values())
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert await _wait_for(lambda: not server.running)
+    server._client_key = b"a restarted server signs with a new key"  # the old token is no longer valid
+    gen = await client.generate([1, 2, 3], SamplingParams(max_new_tokens=2, seed=0))
+    assert len(gen.ids) == 2  # the client asked for a new token instead of failing
+    await client.close()
 
 
 async def test_disconnected_clients_request_is_cancelled(served):

@@ -4,7 +4,10 @@
 forwards ``reset``/``step``/``task_ids``/``oracle_action``/``close``. Calls are synchronous (the rollout
 engine runs env calls in threads) over one keep-alive connection per env; a dropped connection is retried
 once on a fresh one. Errors keep their meaning: the env refusing a call (e.g. ``step`` before ``reset``)
-raises ``RuntimeError``, a crash on the server raises :class:`RemoteEnvError`.
+raises ``RuntimeError``, a crash on the server raises :class:`RemoteEnvError`. A server that cannot be reached
+(or refuses the token) when the env is created raises :class:`RemoteEnvUnavailable`, and a server serving
+another env or a malformed url raises :class:`RemoteEnvConfigError`: both are user errors, so the command
+line prints them on one line (exit 2).
 """
 
 from __future__ import annotations
@@ -17,10 +20,19 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from agentrl.env import AgentEnv, StepResult
+from agentrl.errors import UserError
 
 
 class RemoteEnvError(RuntimeError):
     """The env server failed the call (env crash, unknown session, server full or unreachable)."""
+
+
+class RemoteEnvUnavailable(RemoteEnvError, UserError):
+    """The env server could not be reached, or refused the token, when the env was created."""
+
+
+class RemoteEnvConfigError(ValueError, UserError):
+    """The ``url`` or ``env_id`` given does not fit the server."""
 
 
 class RemoteEnv(AgentEnv):
@@ -38,19 +50,29 @@ class RemoteEnv(AgentEnv):
                  **kwargs: Any):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url must look like http://host:port, got {url!r}")
+            raise RemoteEnvConfigError(f"url must look like http://host:port, got {url!r}")
         self._parts = parts
         self._timeout = timeout_s
         self._conn: http.client.HTTPConnection | None = None
         self._token = token if token is not None else (os.environ.get("AGENTRL_ENV_TOKEN") or None)
         self.url = url.rstrip("/")
-        health = self._request("GET", "/health")
+        try:
+            health = self._request("GET", "/health")
+        except RemoteEnvError as e:
+            raise RemoteEnvUnavailable(f"the env server at {self.url} does not answer ({e}); start it with "
+                                       f"python -m agentrl.env_server.serve env={env_id or 'ID'} port="
+                                       f"{parts.port or 8100}, or fix the url") from e
         served = health.get("env_id")
         if env_id is not None and served != env_id:
-            raise ValueError(f"the env server at {url} serves {served!r}, not env_id={env_id!r}")
+            raise RemoteEnvConfigError(f"the env server at {url} serves {served!r}, not env_id={env_id!r}")
         self.env_id = served
         self.default_policy = health.get("default_policy")
-        created = self._request("POST", "/sessions", {"env_id": served, "kwargs": kwargs})
+        try:
+            created = self._request("POST", "/sessions", {"env_id": served, "kwargs": kwargs})
+        except RemoteEnvError as e:
+            if "HTTP 401" in str(e) or "HTTP 400" in str(e):  # a wrong token, env kwargs the server fixes
+                raise RemoteEnvUnavailable(str(e)) from e
+            raise
         self.session_id: str | None = created["session_id"]
         super().__init__(max_turns=int(created.get("max_turns") or 10))
 

@@ -34,9 +34,9 @@ from typing import Any
 from aiohttp import web
 
 import agentrl
-from agentrl.cli import parse_key_values
+from agentrl.cli import USER_ERRORS, one_line, fail, parse_key_values
 from agentrl.env_server.protocol import dumps
-from agentrl.net import require_token_off_loopback, resolve_token, serve_guarded, token_middleware
+from agentrl.net import GuardedRunner, require_token_off_loopback, resolve_token, serve_guarded, token_middleware
 
 #: Environment variable holding the env server's shared secret.
 TOKEN_ENV = "AGENTRL_ENV_TOKEN"
@@ -269,18 +269,6 @@ class EnvServer:
                                   "default_policy": getattr(type(self._probe), "default_policy", None)})
 
 
-class _Runner(web.AppRunner):
-    """An AppRunner whose listening socket (guarded, see :mod:`agentrl.net`) closes on ``cleanup()``."""
-
-    listener: asyncio.base_events.Server | None = None
-
-    async def cleanup(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-        await super().cleanup()
-
-
 async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0, *, max_connections: int | None = None,
                            header_timeout_s: float = 10.0, keepalive_timeout_s: float = 30.0,
                            **kw: Any) -> tuple[web.AppRunner, str, EnvServer]:
@@ -291,7 +279,7 @@ async def start_env_server(env_id: str, host: str = "127.0.0.1", port: int = 0, 
     """
     server = EnvServer(env_id, **kw)
     require_token_off_loopback(host, server.token, "the env server", TOKEN_ENV)
-    runner = _Runner(server.app(), access_log=None, keepalive_timeout=keepalive_timeout_s)
+    runner = GuardedRunner(server.app(), access_log=None, keepalive_timeout=keepalive_timeout_s)
     await runner.setup()
     runner.listener, server.guard, url = await serve_guarded(runner, host, port, max_connections=max_connections,
                                                              header_timeout_s=header_timeout_s)
@@ -325,26 +313,34 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_key_values(argv, {"env", "host", "port", "workers", "max_sessions", "idle_timeout_s", "kwargs",
                                    "token", "max_connections", "header_timeout_s", "body_timeout_s"}, USAGE)
     if "env" not in args:
-        raise SystemExit(f"usage: python -m agentrl.env_server.serve env=ID [port=8100] ...; envs: {agentrl.list_envs()}")
+        fail(f"env= is required: python -m agentrl.env_server.serve env=ID [port=8100] ...; envs: "
+             f"{agentrl.list_envs()}")
     try:
         kwargs = json.loads(args.get("kwargs", "{}"))
     except json.JSONDecodeError as e:
-        raise SystemExit(f"kwargs must be a JSON object: {e}") from None
+        fail(f"kwargs must be a JSON object: {e}")
     if not isinstance(kwargs, dict):
-        raise SystemExit(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
-    host, port = args.get("host", "127.0.0.1"), int(args.get("port", 8100))
+        fail(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
+    num: dict[str, Any] = {}
+    for k, kind in (("port", int), ("workers", int), ("max_sessions", int), ("max_connections", int),
+                    ("idle_timeout_s", float), ("body_timeout_s", float), ("header_timeout_s", float)):
+        if k in args:
+            try:
+                num[k] = kind(args[k])
+            except ValueError:
+                fail(f"{k}={args[k]!r} is not {'an integer' if kind is int else 'a number'}")
+    host, port = args.get("host", "127.0.0.1"), num.get("port", 8100)
     logging.basicConfig(level=logging.INFO)
 
     async def serve() -> None:
         try:
             runner, url, _ = await start_env_server(
-                args["env"], host, port, env_kwargs=kwargs, workers=int(args.get("workers", 32)),
-                max_sessions=int(args.get("max_sessions", 1024)), idle_timeout_s=float(args.get("idle_timeout_s", 600)),
-                token=args.get("token"), body_timeout_s=float(args.get("body_timeout_s", 30)),
-                max_connections=int(args["max_connections"]) if "max_connections" in args else None,
-                header_timeout_s=float(args.get("header_timeout_s", 10)))
-        except ValueError as e:
-            raise SystemExit(str(e)) from None
+                args["env"], host, port, env_kwargs=kwargs, workers=num.get("workers", 32),
+                max_sessions=num.get("max_sessions", 1024), idle_timeout_s=num.get("idle_timeout_s", 600.0),
+                token=args.get("token"), body_timeout_s=num.get("body_timeout_s", 30.0),
+                max_connections=num.get("max_connections"), header_timeout_s=num.get("header_timeout_s", 10.0))
+        except (*USER_ERRORS, ValueError, TypeError, OSError) as e:  # a bad env id or kwargs, a port in use
+            fail(one_line(e))
         log.info("serving env %r on %s", args["env"], url)
         try:
             await asyncio.Event().wait()

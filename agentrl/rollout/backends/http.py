@@ -71,12 +71,12 @@ class HTTPBackendBase:
             self._session_loop = loop
         return self._session
 
-    async def request(self, method: str, url: str, payload: Any = None, *,
-                      timeout_s: float | None = None) -> tuple[int, Any]:
+    async def request(self, method: str, url: str, payload: Any = None, *, timeout_s: float | None = None,
+                      headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """Send one JSON request; return ``(status, body)`` for 2xx/4xx, raise :class:`BackendError` else."""
         timeout = aiohttp.ClientTimeout(total=timeout_s or self.request_timeout_s)
         try:
-            async with self.session().request(method, url, json=payload, timeout=timeout) as resp:
+            async with self.session().request(method, url, json=payload, timeout=timeout, headers=headers) as resp:
                 text = await resp.text()
                 status = resp.status
         except asyncio.TimeoutError as e:

@@ -9,7 +9,9 @@ Fields relied on (SGLang ``GenerateReqInput`` / ``SamplingParams`` in ``sglang/s
   ``meta_info.output_token_logprobs`` is a list of ``[logprob, token_id, text|null]`` and
   ``meta_info.finish_reason`` is ``{"type": "stop"|"length"|"abort", ...}``.
 * ``POST /abort_request`` ``{"rid": ...}`` — sent when a request times out or is cancelled, so the server does
-  not keep decoding for nobody.
+  not keep decoding for nobody. ``agentrl.serve`` lets a client abort only its own requests: the client asks
+  each server once for a client token (``POST /client_token``; SGLang answers 404 and none is used) and sends
+  it as ``X-Agentrl-Client-Token`` with its generations and aborts.
 * ``GET /health_generate`` — 200 once the server can generate (readiness).
 * ``POST /flush_cache`` — 200 when flushed, 400 while requests are running (we retry).
 * ``POST /update_weights_from_disk`` ``{"model_path", "load_format"?}`` -> ``{"success", "message"}``.
@@ -50,6 +52,30 @@ class SGLangBackend(HTTPBackendBase):
         super().__init__(urls, **kw)
         self._explicit_workers = [u.rstrip("/") for u in worker_urls] if worker_urls else None
         self._routers: dict[str, list[str]] = {}  # router URL -> its workers (refreshed at each weight sync)
+        self._client_headers: dict[str, dict[str, str]] = {}  # server URL -> its client-token header (or {})
+        self._identity_lock: asyncio.Lock | None = None
+
+    async def _identity(self, url: str) -> dict[str, str]:
+        """The header naming this client to the server at ``url`` (an ``agentrl.serve`` client token; {} for
+        servers without ``/client_token``), asked once per server."""
+        if url in self._client_headers:
+            return self._client_headers[url]
+        if self._identity_lock is None:
+            self._identity_lock = asyncio.Lock()
+        async with self._identity_lock:  # one token per server, however many requests start at once
+            return await self._fetch_identity(url)
+
+    async def _fetch_identity(self, url: str) -> dict[str, str]:
+        if url not in self._client_headers:
+            headers: dict[str, str] = {}
+            try:
+                status, body = await self.request("POST", url + "/client_token", {}, timeout_s=10.0)
+                if status == 200 and isinstance(body, dict) and isinstance(body.get("client_token"), str):
+                    headers = {str(body.get("header") or "X-Agentrl-Client-Token"): body["client_token"]}
+            except BackendError:
+                pass
+            self._client_headers[url] = headers
+        return self._client_headers[url]
 
     async def discover_workers(self) -> list[str]:
         """The servers weight updates go to: ``worker_urls`` if given, else each URL or the workers of the
@@ -104,11 +130,17 @@ class SGLangBackend(HTTPBackendBase):
         payload = {"input_ids": list(input_ids), "sampling_params": sp, "return_logprob": True, "rid": rid,
                    "stream": False}
         self.inflight[url] += 1
+        ident: dict[str, str] | None = None
         try:
-            status, body = await self.request("POST", url + "/generate", payload)
+            ident = await self._identity(url)
+            status, body = await self.request("POST", url + "/generate", payload, headers=ident)
+            if status == 400 and "X-Agentrl-Client-Token" in str(body):  # a restarted server: a new token
+                self._client_headers.pop(url, None)
+                ident = await self._identity(url)
+                status, body = await self.request("POST", url + "/generate", payload, headers=ident)
         except (BackendError, asyncio.CancelledError):
             self.unstick(session_id)
-            await self._abort(url, rid)
+            await self._abort(url, rid, ident)
             raise
         finally:
             self.inflight[url] -= 1
@@ -116,14 +148,15 @@ class SGLangBackend(HTTPBackendBase):
             raise BackendFatalError(f"{url}/generate answered HTTP {status}: {str(body)[:300]}")
         return parse_generate_response(body, len(input_ids))
 
-    async def _abort(self, url: str, rid: str) -> None:
+    async def _abort(self, url: str, rid: str, ident: dict[str, str] | None = None) -> None:
         """Best effort ``/abort_request`` (the server may be what failed); a router's workers get it instead,
         since the router does not route aborts."""
         targets = self._explicit_workers or self._routers.get(url) or [url]
 
         async def one(u: str) -> None:
             try:
-                status, _ = await self.request("POST", u + "/abort_request", {"rid": rid}, timeout_s=5.0)
+                status, _ = await self.request("POST", u + "/abort_request", {"rid": rid}, timeout_s=5.0,
+                                               headers=ident if u == url else self._client_headers.get(u))
                 if status == 404 and u == url and url not in self._routers:
                     workers = await self._router_workers(url)  # a router: abort on its workers
                     if workers:
