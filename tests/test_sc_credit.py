@@ -69,7 +69,7 @@ def test_credit_rows_match_the_learner(bpe_tokenizer, base_model, monkeypatch): 
                  _reply(fmt, policy, "a", "3 + 4 = 7, 7 + 2 = 9.\nAnswer: 7", False)]
     none_group = [_reply(fmt, policy, "b", f"3 + 4 = {v}.\nAnswer: {v}", False) for v in (5, 6, 8, 1)]
     groups = [tau_group, none_group]
-    cfg = AlgoConfig(name="sc_grpo", lr=0.0)
+    cfg = AlgoConfig(name="sc_grpo", lr=1e-12)
     learner = Learner(base_model, fmt, policy, cfg, seed=3)
     rows, plans = sc_credit.credit_rows(learner, groups, bpe_tokenizer)
     assert sorted(gp.route for gp in plans) == ["solve_none", "tau"] and learner.step_count == 0
