@@ -392,21 +392,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "routes": {r: sum(gp.route == r for gp in plans) for r in sorted({gp.route for gp in plans})},
                 "rollouts_with_steps": sum(bool(parse_steps(r.text)) for r in rows) / max(len(rows), 1),
                 "time_generate_s": t_gen, "time_teacher_D_s": t_teacher})
-    if a.step:
-        m = learner.step(groups)
-        res["time_learner_step_s"] = m["time/step_s"]
     heat = heatmaps(rows, a.heatmaps)
     if heat and a.html:
         write_html(Path(a.html), heat, f"SC-GRPO credit: {a.model} on {a.task} (f(D) per agent token)")
     print(f"{a.model} · {a.task} · {len(groups)} tasks × G={a.group} · seed {a.seed} · success {res['success']:.3f} · "
           f"mean {res['agent_tokens_mean']:.0f} agent tokens · routes {res['routes']} · "
           f"{res['rollouts_with_steps']:.0%} of SC rollouts write a step · generate {t_gen:.0f}s, "
-          f"teacher+D {t_teacher:.0f}s" + (f", learner step {res['time_learner_step_s']:.0f}s" if a.step else ""))
+          f"teacher+D {t_teacher:.0f}s", flush=True)
     print(table(res))
     for r in sorted(rows, key=lambda r: (r.success, r.route != "tau", r.pivot_kind != "step"))[:a.heatmaps]:
         print(f"  {r.route:10s} {'right' if r.success else 'wrong'} {r.pivot_kind:6s} {text_heat(r)}")
+    sys.stdout.flush()
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2))
+    if a.step:  # after the figures are out: it updates the model
+        m = learner.step(groups)
+        res["time_learner_step_s"] = m["time/step_s"]
+        print(f"one SC-GRPO learner step on these groups: {m['time/step_s']:.1f}s "
+              f"(teacher {m['time/teacher_s']:.1f}s, score {m['time/score_s']:.1f}s, update {m['time/update_s']:.1f}s)")
+        if a.json:
+            Path(a.json).write_text(json.dumps(res, indent=2))
     return res
 
 
