@@ -2,10 +2,9 @@
 
     python benchmarks/sc_credit.py                        # basic_arithmetic, 2 one-digit terms (+/-), 8 tasks × G=8
     python benchmarks/sc_credit.py --task chain_sum --terms 3 --tasks 16 --seed 1 --step
-    python benchmarks/sc_credit.py --model tiny --task chain_sum    # the pipeline on the tiny random model
 
 SmolLM2-135M-Instruct (``model=smollm2``) samples G rollouts of each of ``--tasks`` train tasks of a
-reasoning-gym arithmetic task (the ``env=rg_arithmetic`` recipe by default). Where a reply writes its work
+reasoning-gym arithmetic task (by default the ``env=rg_arithmetic`` recipe's task and settings). Where a reply writes its work
 (``3 + 5 = 8``, ``8 + 2 = 10``) the first wrong step is its pivot; SmolLM2 mostly answers in one line, and on
 chain_sum with 3 terms it rarely writes a step and rarely succeeds (1/16 in a probe), too few τ-groups. The groups are then
 routed by the learner itself (:meth:`agentrl.learner.Learner.route`: τ-groups with ``min_correct <= n_c < G``,
@@ -350,7 +349,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--seed", type=int, default=0, help="sampling and τ-draw seed; tasks start at --seed × --tasks")
-    p.add_argument("--model", default="smollm2", help="model config (smollm2, or tiny for a smoke run)")
+    p.add_argument("--model", default="smollm2", help="model config (default smollm2)")
     p.add_argument("--heatmaps", type=int, default=6)
     p.add_argument("--html", default=str(ROOT / "docs" / "sc_credit_heatmaps.html"))
     p.add_argument("--json", default=None, help="also write the figures here")
