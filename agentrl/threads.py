@@ -11,7 +11,8 @@ cores at load 5-8: the first warm-start epoch 61 s with the defaults, 19 s with 
   OpenMP reads it once, when torch loads it: set after ``import torch`` it has no effect, so import agentrl
   first (``python -m agentrl.run`` does).
 * :func:`apply_threads` sets torch's intra-op threads: ``trainer.threads=N`` when given, else
-  ``OMP_NUM_THREADS`` when set (torch's own reading of it is kept), else :func:`choose_threads`.
+  ``OMP_NUM_THREADS`` when set (torch's own reading of it is kept), else :func:`choose_threads`: the cores
+  the machine's load leaves free, chosen once per process.
 """
 
 from __future__ import annotations
@@ -41,18 +42,36 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def machine_load(samples: int = 5, interval_s: float = 0.01) -> float:
+    """How many cores other processes keep busy: the larger of the 1-minute load average (slow to follow a
+    change) and the median count of other running threads over a few samples of ``/proc/stat`` (now)."""
+    import statistics
+    import time
+
+    try:
+        avg = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        avg = 0.0
+    now: list[int] = []
+    for i in range(samples):
+        try:
+            with open("/proc/stat") as f:
+                now += [int(line.split()[1]) - 1 for line in f if line.startswith("procs_running")]  # not us
+        except (OSError, ValueError, IndexError):
+            break
+        if i + 1 < samples:
+            time.sleep(interval_s)
+    return max(avg, float(statistics.median(now)) if now else 0.0)
+
+
 def choose_threads(cores: int | None = None, load: float | None = None) -> int:
-    """Intra-op threads for ``cores`` usable cores (default :func:`usable_cores`) under ``load`` (default the
-    1-minute load average): the cores other processes leave free, rounded, at least 1 and at most ``cores``.
+    """Intra-op threads for ``cores`` usable cores (default :func:`usable_cores`) under ``load`` (default
+    :func:`machine_load`): the cores other processes leave free, rounded, at least 1 and at most ``cores``.
 
     On a busy machine one thread per core only adds threads that wait for each other; on an idle one every
     core is used, as torch's default does."""
     cores = usable_cores() if cores is None else cores
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:
-            load = 0.0
+    load = machine_load() if load is None else load
     return max(1, min(cores, round(cores - load)))
 
 
@@ -80,8 +99,8 @@ def apply_threads(setting: int | None = None) -> tuple[int, str]:
         n, why = asked, ("trainer.threads" if setting is not None else "OMP_NUM_THREADS")
     else:
         if _chosen is None:
-            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-            _chosen = (choose_threads(load=load), f"{usable_cores()} cores, load average {load:.1f}; "
+            load = machine_load()
+            _chosen = (choose_threads(load=load), f"{usable_cores()} cores, load {load:.1f}; "
                                                   "override with trainer.threads=N")
         n, why = _chosen
     if torch.get_num_threads() != n:

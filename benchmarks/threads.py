@@ -8,7 +8,8 @@ load hits them alike. Then the same again while ``--busy`` busy-looping processe
 itself after the phase) compete for the cores. Prints the median time per setting and the ratios.
 
 Settings: ``default`` (torch imported first, nothing set: one thread per core, spinning waits), ``agentrl``
-(``import agentrl`` first, then :func:`agentrl.threads.apply_threads`, as a run does), and for reference
+(``import agentrl`` first, then :func:`agentrl.threads.apply_threads`, as a run does; started again once the
+busy load runs, as a run started then would choose), and for reference
 ``passive-all`` (every core, passive waits) and ``one-thread``.
 
     python benchmarks/threads.py                 # ~2-3 min on 2 cores
@@ -132,6 +133,11 @@ if __name__ == "__main__":
         load = start_load(busy, seconds=150)
         try:
             time.sleep(1.0)  # let the load get going
+            if "agentrl" in workers:  # chosen again, under this load, as a run started now would
+                workers["agentrl"].stdin.close()
+                workers["agentrl"].wait()
+                workers["agentrl"], info = start_worker("agentrl", args.steps)
+                print(f"agentrl (restarted under the load) {info}")
             loaded = phase(f"busy machine ({busy} busy-looping processes on {cores} cores)", workers, args.rounds)
         finally:
             for proc in load:

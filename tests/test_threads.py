@@ -51,3 +51,18 @@ def test_import_agentrl_sets_a_passive_wait_policy_before_torch_loads_openmp():
     assert _wait_policy_in_a_fresh_process("import agentrl", GOMP_SPINCOUNT="1000") == "None"
     # torch first: OpenMP has read its settings already; setting the variable now would only mislead
     assert _wait_policy_in_a_fresh_process("import torch, agentrl") == "None"
+
+
+def test_machine_load_sees_busy_processes_at_once():
+    """The load average follows a minute behind; the running-thread count sees a busy machine now."""
+    from agentrl.threads import machine_load
+
+    code = "import time\nend = time.monotonic() + 20\nwhile time.monotonic() < end:\n    pass\n"
+    busy = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    try:
+        load = machine_load()
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    assert load >= 2 and choose_threads(cores=2, load=load) == 1
