@@ -521,8 +521,8 @@ class Trainer:
                 f"steps {failed_steps[0]}-{failed_steps[-1]}"
             raise RolloutsFailed(
                 f"every rollout failed in {span} ({row['failed']:.0f} of {row['trajectories']:.0f} in the last); "
-                f"the first failure: {' '.join(str(self._first_failure).split())}. Fix the env or policy (the "
-                "traceback is logged above), or raise trainer.max_failed_steps (0 = never stop)")
+                f"the first failure: {' '.join(str(self._first_failure).split())}. Fix the env or policy, or "
+                "raise trainer.max_failed_steps (0 = never stop)")
         return failed_steps
 
     def _on_signal(self, signum: int, frame: Any) -> None:
