@@ -6,7 +6,8 @@ on record), checkpoints every ``trainer.save_every`` steps and at the end, ``tra
 trainer per run directory (a lock). Server backends are probed before the first evaluation; a server that
 dies mid-run ends the run with the last completed step saved and the resume command printed (exit code 3).
 ``trainer.max_failed_steps`` consecutive steps in which every rollout failed (an env or policy that always
-raises) end the run with the first failure's message (exit code 1). CPU threads and OpenMP's wait policy fit the machine (:mod:`agentrl.threads`).
+raises) end the run with the first failure's message (exit code 1). CPU threads and OpenMP's wait policy
+fit the machine (:mod:`agentrl.threads`).
 
 ``trainer.async.steps_ahead = k > 0`` overlaps generation with learning (:mod:`agentrl.rollout.async_generator`):
 the learner trains on batches sampled by weights up to k versions old, with the decoupled off-policy loss
