@@ -12,7 +12,7 @@ Settings: ``default`` (torch imported first, nothing set: one thread per core, s
 busy load runs, as a run started then would choose), and for reference
 ``passive-all`` (every core, passive waits) and ``one-thread``.
 
-    python benchmarks/threads.py                 # ~2-3 min on 2 cores
+    python benchmarks/threads.py                 # ~1-3 min on 2 cores (the defaults are the slow part)
     python benchmarks/threads.py --rounds 3 --steps 5 --busy 4
 """
 
@@ -109,8 +109,8 @@ def phase(name: str, workers: dict[str, subprocess.Popen], rounds: int) -> dict[
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--worker", choices=SETTINGS, help=argparse.SUPPRESS)
-    p.add_argument("--steps", type=int, default=6, help="warm-start steps per timing")
-    p.add_argument("--rounds", type=int, default=5, help="timings per setting and phase")
+    p.add_argument("--steps", type=int, default=4, help="warm-start steps per timing")
+    p.add_argument("--rounds", type=int, default=3, help="timings per setting and phase")
     p.add_argument("--busy", type=int, default=None, help="busy-looping processes (default: 2 per core)")
     p.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated, from " + ", ".join(SETTINGS))
     args = p.parse_args()
