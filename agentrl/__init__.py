@@ -1,29 +1,39 @@
 """agentrl: reinforcement learning for LLM agents in multi-turn text environments.
 
+Importing agentrl before torch sets ``OMP_WAIT_POLICY=PASSIVE`` unless set (:mod:`agentrl.threads`).
+
 Public entry points: the env API (:class:`AgentEnv`), the registry (:func:`register`, :func:`make`,
 :func:`list_envs`), token-in/token-out :class:`Trajectory` and :class:`ChatFormat`, and configs
 (:func:`load_config`). Heavy parts (models, rollout, learner) are imported from their own modules.
 """
 
-from agentrl.chat import ChatFormat, TemplateError
-from agentrl.config import Config, ConfigError, load_config
-from agentrl.env import AgentEnv, AnyText, StepResult
-from agentrl.registry import UnknownEnvError, list_envs, make, register, spec
-from agentrl.trajectory import Trajectory, Turn
+from agentrl.threads import prepare_openmp
+
+prepare_openmp()  # before anything loads torch: OpenMP reads its wait policy once, when torch loads it
+
+from agentrl.chat import ChatFormat, TemplateError  # noqa: E402
+from agentrl.config import Config, ConfigError, load_config  # noqa: E402
+from agentrl.env import AgentEnv, AnyText, StepResult  # noqa: E402
+from agentrl.registry import UnknownEnvError, list_envs, make, register, spec  # noqa: E402
+from agentrl.trajectory import Trajectory, Turn  # noqa: E402
 
 __version__ = "0.1.0"
 
 
 def train(overrides: list[str] | Config | None = None):
     """Train as ``python -m agentrl.run`` would (config overrides or a :class:`Config`); returns the run dir."""
-    from agentrl.trainer import Trainer
+    from agentrl.trainer import Trainer, resume_hint
 
-    cfg = overrides if isinstance(overrides, Config) else load_config(list(overrides or []))
-    trainer = Trainer(cfg)
+    args = None if isinstance(overrides, Config) else list(overrides or [])
+    cfg = overrides if isinstance(overrides, Config) else load_config(args)
+    trainer = Trainer(cfg, overrides=args)
     code = trainer.train()
+    if trainer.failure:
+        raise RuntimeError(trainer.failure)
     if code != 0:
-        raise RuntimeError(f"training stopped early (exit code {code}); resume with resume=true "
-                           f"run_name={trainer.run_dir.name}")
+        how = (resume_hint(trainer.run_dir, args) if args is not None else
+               f"the same config with trainer.resume=true and run_name={trainer.run_dir.name}")
+        raise RuntimeError(f"training stopped early (exit code {code}); resume with {how}")
     return trainer.run_dir
 
 

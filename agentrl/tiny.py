@@ -121,6 +121,9 @@ def build_tiny(cfg: Config, *, log=print) -> Path:
     from agentrl.registry import make
     from policies import make as make_policy
 
+    from agentrl.threads import apply_threads
+
+    apply_threads(cfg.trainer.threads)  # threads that fit the machine (a run has chosen them already: the same)
     t, seed = cfg.model.tiny, warm_start_seed(cfg)
     env = make(cfg.env.id, **cfg.env.kwargs)
     policy = make_policy(cfg.env.policy, env=env, **cfg.env.policy_kwargs)

@@ -1,10 +1,13 @@
 """The training loop: sample tasks → roll out groups → advantages and SC weights → update → sync → log.
 
 Evaluation every ``trainer.eval_every`` steps (and once before the first update, so the warm start's score is
-on record), checkpoints every ``trainer.save_every`` steps and at the end, ``resume=true`` to continue (from the
-newest intact checkpoint), Ctrl-C or SIGTERM to save and stop. One trainer per run directory (a lock). Server
-backends are probed before the first evaluation; a server that dies mid-run ends the run with the last
-completed step saved and the resume command printed (exit code 3).
+on record), checkpoints every ``trainer.save_every`` steps and at the end, ``trainer.resume=true`` to continue
+(from the newest intact checkpoint), Ctrl-C or SIGTERM to save and stop (the resume command is printed). One
+trainer per run directory (a lock). Server backends are probed before the first evaluation; a server that
+dies mid-run ends the run with the last completed step saved and the resume command printed (exit code 3).
+``trainer.max_failed_steps`` consecutive steps in which every rollout failed (an env or policy that always
+raises) end the run with the first failure's message (exit code 1). CPU threads and OpenMP's wait policy
+fit the machine (:mod:`agentrl.threads`).
 
 ``trainer.async.steps_ahead = k > 0`` overlaps generation with learning (:mod:`agentrl.rollout.async_generator`):
 the learner trains on batches sampled by weights up to k versions old, with the decoupled off-policy loss
@@ -61,6 +64,11 @@ def group_stats(groups: list[list[Trajectory]]) -> dict[str, float]:
             "turns": sum(len(t.turns) for t in ok) / n}
 
 
+def first_error(groups: list[list[Trajectory]]) -> str | None:
+    """The error message of the first failed trajectory of a batch, if any."""
+    return next((t.error for g in groups for t in g if t.error), None)
+
+
 class ServerDied(ServerUnavailable):
     """The inference server stopped answering during a run; ``row`` is a completed step not yet logged."""
 
@@ -78,12 +86,34 @@ def check_learnable(cfg: Config) -> None:
                         "pipeline anyway (its reward stays 0)")
 
 
-def resume_command(run_dir: Path) -> str:
-    """The command that continues this run (the command line it was started with, plus resume)."""
-    argv = sys.argv[1:] if Path(sys.argv[0]).name in ("run.py", "agentrl-run") else []
-    keep = [a for a in argv if not a.startswith(("trainer.resume=", "run_name=", "trainer.output_dir="))]
-    return shlex.join(["python", "-m", "agentrl.run", *keep, "trainer.resume=true", f"run_name={run_dir.name}",
-                       f"trainer.output_dir={run_dir.parent}"])
+def _cli_argv() -> list[str] | None:
+    """The overrides of this process's ``python -m agentrl.run`` / ``agentrl-run`` command line, else ``None``."""
+    return sys.argv[1:] if Path(sys.argv[0]).name in ("run.py", "agentrl-run") else None
+
+
+def _resume_args(argv: list[str], run_dir: Path) -> list[str]:
+    keep = [a for a in argv if not a.startswith(("trainer.resume=", "run_name=", "trainer.output_dir=", "--"))]
+    return [*keep, "trainer.resume=true", f"run_name={run_dir.name}", f"trainer.output_dir={run_dir.parent}"]
+
+
+def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
+    """The command that continues this run: the command line it was started with (or ``overrides``), plus
+    ``trainer.resume=true``, its run name and output directory."""
+    argv = overrides if overrides is not None else (_cli_argv() or [])
+    return shlex.join(["python", "-m", "agentrl.run", *_resume_args(argv, run_dir)])
+
+
+def resume_hint(run_dir: Path, overrides: list[str] | None = None) -> str:
+    """How to continue this run, in the caller's terms: the shell command for ``python -m agentrl.run``; for
+    ``agentrl.train([...])`` from Python, the same call with the resume overrides added (an env registered in
+    the caller's script exists only there)."""
+    if _cli_argv() is not None or overrides is None:
+        return resume_command(run_dir, overrides)
+    return f"agentrl.train({_resume_args(overrides, run_dir)!r})"
+
+
+class RolloutsFailed(RuntimeError):
+    """Every rollout of ``trainer.max_failed_steps`` consecutive steps failed."""
 
 
 def eval_command(cfg: Config, run_dir: Path) -> str:
@@ -98,12 +128,15 @@ def eval_command(cfg: Config, run_dir: Path) -> str:
 class Trainer:
     """One training run (see module docstring). ``train()`` returns the process exit code."""
 
-    def __init__(self, cfg: Config, log: Callable[[str], None] | None = None):
+    def __init__(self, cfg: Config, log: Callable[[str], None] | None = None, overrides: list[str] | None = None):
+        """``overrides``: the config overrides ``cfg`` was loaded from (``agentrl.train([...])``), so that the
+        printed resume hint repeats them."""
         from rich.console import Console
 
         self.console = Console(stderr=True)
         self.log = log or (lambda msg: self.console.print(msg, highlight=False, soft_wrap=True))  # paths whole
         self.cfg = cfg
+        self.overrides = overrides
         check_learnable(cfg)
         if cfg.env.notice:
             self.log(cfg.env.notice)
@@ -112,8 +145,9 @@ class Trainer:
         self._lock = RunLock(self.run_dir).acquire()  # first: a busy run dir is named as such
         if not cfg.trainer.resume and has_checkpoints(self.run_dir):
             self._lock.release()
-            raise FileExistsError(f"run directory {self.run_dir} already holds checkpoints; pass resume=true to "
-                                  "continue it or another run_name to start a new run")
+            raise FileExistsError(f"run directory {self.run_dir} already holds checkpoints; continue it with: "
+                                  f"{resume_hint(self.run_dir, overrides)} (or pass another run_name to start a "
+                                  "new run)")
         try:
             self._setup(cfg)
         except BaseException:  # a run that never started leaves no directory behind
@@ -147,6 +181,11 @@ class Trainer:
             self.loop.run_until_complete(check_servers(self.backend))
         if ckpt is None:
             check_model_path(cfg.model.path)
+        from agentrl.threads import apply_threads, wait_policy
+
+        threads, why = apply_threads(cfg.trainer.threads)  # before the warm start, the learner, local rollouts
+        if cfg.trainer.device == "cpu" or (cfg.trainer.device == "auto" and not torch.cuda.is_available()):
+            self.log(f"CPU threads: {threads} ({why}); OpenMP waits: {wait_policy()}")
         try:
             self.c = build_components(cfg, log=self.log, model_dir=str(ckpt) if ckpt else None)
         except OSError as e:
@@ -191,7 +230,10 @@ class Trainer:
                                   truncate_after_step=self.step if ckpt is not None else None)
         self._stop = False
         self._collecting: asyncio.Task | None = None  # the rollout or evaluation a stop signal cancels
+        self.failure: str | None = None  # why train() returned 1 (every rollout failed), for agentrl.train
         self._step_start: tuple[int, dict[str, Any]] | None = None
+        self._last_failure: str | None = None  # the first error message of the last step's batch
+        self._first_failure: str | None = None  # ... of the first step of a run of all-failed steps
 
     def _abandon_setup(self, created: bool) -> None:
         """Undo a start that failed: release the lock; remove the run directory if this start created it."""
@@ -260,6 +302,7 @@ class Trainer:
             groups = self._dynamic_sampling(groups, step)
         times["time/rollout_s"] = time.perf_counter() - t0
         stats = group_stats(groups)
+        self._last_failure = first_error(groups)
         t1 = time.perf_counter()
         learn = self.learner.step(groups)
         times["time/learner_s"] = time.perf_counter() - t1
@@ -290,6 +333,7 @@ class Trainer:
         times = {"time/rollout_wait_s": time.perf_counter() - t0, "time/rollout_s": batch.wall_s}
         groups = batch.groups
         stats = group_stats(groups)
+        self._last_failure = first_error(groups)
         off = staleness_stats(groups, self.step, self.learner.max_staleness)
         t1 = time.perf_counter()
         learn = self.learner.step(groups)
@@ -412,9 +456,11 @@ class Trainer:
                     self.metrics.write(row)
                     self.log(f"step 0 (warm start): eval success {row['eval/success']:.3f}")
                 recent: list[tuple[int, float]] = []  # train rewards since the last eval
+                failed_steps: list[int] = []  # consecutive steps in which every rollout failed
                 while self.step < tcfg.steps and not self._stop:
                     row = self.train_step_async() if self.generator is not None else self.train_step()
                     self._step_start = None
+                    failed_steps = self._check_failed(row, failed_steps)
                     recent.append((self.step, row["reward"]))
                     if tcfg.eval_every and self.step % tcfg.eval_every == 0:
                         try:
@@ -447,9 +493,13 @@ class Trainer:
             return 0
         except KeyboardInterrupt:
             path = self.save(interrupted=True)
-            self.log(f"interrupted at step {self.step}; saved {path} (resume with resume=true "
-                     f"run_name={self.run_dir.name})")
+            self.log(f"interrupted at step {self.step}; saved {path}; resume with: "
+                     f"{resume_hint(self.run_dir, self.overrides)}")
             return 130
+        except RolloutsFailed as e:
+            self.failure = str(e)
+            self.log(f"error: {e}")
+            return 1
         except ServerDied as e:
             if e.row is not None:
                 self.metrics.write(e.row)
@@ -478,6 +528,25 @@ class Trainer:
             self.loop.run_until_complete(self.backend.close())
             self.loop.close()
             self._lock.release()
+
+    def _check_failed(self, row: dict[str, Any], failed_steps: list[int]) -> list[int]:
+        """Count the steps in a row whose every rollout failed; at ``trainer.max_failed_steps`` of them, write
+        the step's metrics and raise :class:`RolloutsFailed` naming the first failure's message."""
+        if not row["trajectories"] or row["failed"] < row["trajectories"]:
+            return []
+        if not failed_steps:
+            self._first_failure = self._last_failure
+        failed_steps = [*failed_steps, self.step]
+        limit = self.cfg.trainer.max_failed_steps
+        if limit and len(failed_steps) >= limit:
+            self.metrics.write(row)
+            span = f"step {failed_steps[0]}" if len(failed_steps) == 1 else \
+                f"steps {failed_steps[0]}-{failed_steps[-1]}"
+            raise RolloutsFailed(
+                f"every rollout failed in {span} ({row['failed']:.0f} of {row['trajectories']:.0f} in the last); "
+                f"the first failure: {' '.join(str(self._first_failure).split())}. Fix the env or policy, or "
+                "raise trainer.max_failed_steps (0 = never stop)")
+        return failed_steps
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         """SIGTERM or a first Ctrl-C: abort the rollout in flight (or finish the learner's update), save the last

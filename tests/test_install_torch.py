@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import socket
 import subprocess
 import sys
@@ -96,3 +97,10 @@ def test_unreachable_cpu_index_falls_back_to_the_configured_index(it):
     assert "--index-url" not in out.split("configured index", 1)[1]  # the fallback is a plain pip install
     assert r.returncode == 0, out
     assert "Would install" in out and "torch-" in out
+
+
+def test_pip_commands_are_printed_with_their_interpreter(it, capfd):
+    """The printed command runs as printed: `$ <python> -m pip install ...`, not `$ -m pip install ...`."""
+    assert it.pip_install(["--help"], dry_run=True) == 0
+    first = capfd.readouterr().out.splitlines()[0]
+    assert first == "$ " + shlex.join([sys.executable, "-m", "pip", "install", "--dry-run", "--help"])

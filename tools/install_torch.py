@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import shlex
 import shutil
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def index_reachable(url: str, timeout: float = 5.0) -> tuple[bool, str]:
 
 def pip_install(args: list[str], dry_run: bool) -> int:
     cmd = [sys.executable, "-m", "pip", "install", *(["--dry-run"] if dry_run else ["-q"]), *args]
-    print("$ " + " ".join(cmd[1:]), flush=True)
+    print("$ " + shlex.join(cmd), flush=True)  # the interpreter too: the command as it runs
     return subprocess.call(cmd)
 
 

@@ -218,6 +218,11 @@ class TrainerConfig(Section):
     output_dir: str = "runs"
     resume: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="torch's intra-op CPU threads; null = OMP_NUM_THREADS "
+                                                         "when set, else the cores the machine's load leaves "
+                                                         "free (agentrl/threads.py)")
+    max_failed_steps: int = Field(3, ge=0, description="stop the run (exit 1) after this many consecutive steps "
+                                                       "in which every rollout failed; 0 = never")
     log: LogConfig = Field(default_factory=LogConfig)
     async_: AsyncConfig = Field(default_factory=AsyncConfig, alias="async")
 

