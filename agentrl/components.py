@@ -100,7 +100,7 @@ def build_components(cfg: Config, log: Callable[[str], None] = print, model_dir:
     path = model_dir or resolve_model_dir(cfg, log)
     base, adapters = load_plan(path, cfg.model.lora)  # a LoRA checkpoint: its base model + its adapters
     model, tok = load_model(base, cfg, device)
-    model = apply_lora(model, cfg.model.lora, base_path=base, adapter_dir=adapters)
+    model = apply_lora(model, cfg.model.lora, base_path=base, adapter_dir=adapters, seed=cfg.seed)
     fmt = ChatFormat(tok, chat_template=cfg.model.chat_template, template_kwargs=cfg.model.template_kwargs,
                      name=cfg.model.chat_template or path)
     return Components(cfg, model, tok, fmt, policy, env_factory, device, path)

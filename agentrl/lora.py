@@ -43,15 +43,18 @@ def _import_peft() -> Any:
 
 
 def apply_lora(model: Any, cfg: LoraConfig, *, base_path: str | None = None,
-               adapter_dir: str | Path | None = None) -> Any:
+               adapter_dir: str | Path | None = None, seed: int = 0) -> Any:
     """``model`` with trainable LoRA adapters (``cfg``), or ``model`` itself when ``cfg.enabled`` is false.
 
     ``adapter_dir`` (a saved ``adapter/``) loads trained adapters instead of fresh ones (B = 0: the model's
-    outputs are unchanged). ``base_path`` is recorded in the adapter config as the base to load them onto.
+    outputs are unchanged), initialised from ``seed`` alone (the global RNG is left as it was, so a run's
+    adapters do not depend on what ran before). ``base_path`` is recorded in the adapter config as the base to load them onto.
     Bad target module names fail with a one-line ``ValueError`` naming them.
     """
     if not cfg.enabled:
         return model
+    import torch
+
     peft = _import_peft()
     training = model.training
     if adapter_dir is not None:
@@ -62,7 +65,9 @@ def apply_lora(model: Any, cfg: LoraConfig, *, base_path: str | None = None,
                                target_modules=targets if isinstance(targets, str) else list(targets),
                                task_type="CAUSAL_LM", bias="none")
         try:
-            wrapped = peft.get_peft_model(model, pcfg)
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                wrapped = peft.get_peft_model(model, pcfg)
         except ValueError as e:
             raise ValueError(f"model.lora.target_modules={targets!r}: {str(e).splitlines()[0]} (accepted: "
                              "'all-linear' or names of Linear modules, e.g. [q_proj, v_proj])") from None

@@ -163,6 +163,6 @@ def test_a_lora_run_resumes_exactly_and_its_checkpoint_loads_as_a_plain_model(ti
     cfg_lora = load_config(_overrides(tiny_cache, tmp_path))
     adapted = build_components(cfg_lora, log=lambda m: None, model_dir=str(ckpt)).model
     assert not is_lora(plain) and is_lora(adapted)
-    ids = torch.randint(3, 500, (1, 32), generator=torch.Generator().manual_seed(1))
+    ids = torch.randint(3, plain.config.vocab_size, (1, 32), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.allclose(plain(ids).logits, adapted(ids).logits, atol=1e-5, rtol=0)
