@@ -112,6 +112,45 @@ def test_local_backend_samples_the_adapted_model_after_an_update(fmt, policy):  
     assert got.logprobs != before.logprobs
 
 
+def _fsdp_worker(tmp_path: Path, world: int) -> dict:
+    import subprocess
+    import sys
+
+    out = tmp_path / f"lora{world}.pt"
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "learner_fsdp_worker.py"), str(out),
+                           str(world), "lora"], capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return torch.load(out, weights_only=False)
+
+
+@pytest.mark.timeout(3200)
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_two_process_fsdp2_with_lora_matches_one_process(tmp_path):
+    """FSDP2 (gloo) shards blocks holding frozen base weights and trainable adapters: one SC-GRPO step on two
+    ranks gives one process's loss, gradient norm and parameters; the base weights do not move."""
+    one, two = _fsdp_worker(tmp_path, 1), _fsdp_worker(tmp_path, 2)
+    m1, m2 = one["metrics"], two["metrics"]
+    assert m2["loss"] == pytest.approx(m1["loss"], rel=1e-5, abs=1e-8)
+    assert m2["grad_norm"] == pytest.approx(m1["grad_norm"], rel=1e-5) and m1["grad_norm"] > 0
+    assert one["params"].keys() == two["params"].keys()
+    assert any("lora_B" in k for k in one["params"])
+    for k, v in one["params"].items():
+        assert torch.allclose(two["params"][k], v, atol=1e-6, rtol=1e-5), (k, (two["params"][k] - v).abs().max())
+    start = _fsdp_start()
+    moved = {k for k, v in start.items() if not torch.equal(one["params"][k], v)}
+    assert moved and all("lora_B" in k for k in moved)  # B starts at 0, so only B gets a gradient at step 1
+
+
+def _fsdp_start() -> dict:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from learner_fsdp_worker import build
+
+    model = apply_lora(build()[2], LoraConfig(enabled=True, rank=4, alpha=8.0), seed=3)
+    return {k.removeprefix("model."): v for k, v in TokenScorer(model).state_dict().items()}
+
+
 # ---------------------------------------------------------------- whole runs (agentrl.train)
 @pytest.fixture(scope="module")
 def tiny_cache(tmp_path_factory) -> Path:
