@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from agentrl.errors import CheckpointError, NonFiniteWeightsError
+from agentrl.lora import ADAPTER_DIR, save_model
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 #: the file of a checkpoint holding the sha256 of every other file
@@ -96,7 +97,7 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, optimi
         shutil.rmtree(stale, ignore_errors=True)
     tmp = ckpt_root / f".tmp_step_{step:07d}"
     tmp.mkdir()
-    model.save_pretrained(tmp, safe_serialization=True)
+    save_model(model, tmp)  # with LoRA: merged weights + adapter/ (agentrl/lora.py)
     tokenizer.save_pretrained(tmp)
     torch.save({"step": step, "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "rng": rng or rng_state(), **trainer_state}, tmp / "trainer_state.pt")
@@ -253,6 +254,8 @@ def check_checkpoint(ckpt: Path, *, load_state: bool = False, verify: bool = Fal
     for w in weights:
         if (problem := check_safetensors(w)) is not None:
             return problem
+    if (problem := check_adapter(ckpt)) is not None:
+        return problem
     state = ckpt / "trainer_state.pt"
     if not state.is_file():
         return "trainer_state.pt is missing"
@@ -277,6 +280,18 @@ def check_checkpoint(ckpt: Path, *, load_state: bool = False, verify: bool = Fal
         except Exception as e:  # noqa: BLE001 - any failure to load means this checkpoint is not usable
             return f"trainer_state.pt cannot be loaded ({type(e).__name__}: {e})"
     return None
+
+
+def check_adapter(ckpt: Path) -> str | None:
+    """None when ``ckpt`` has no LoRA ``adapter/`` (agentrl/lora.py) or a whole one, else what is broken."""
+    adapters = Path(ckpt) / ADAPTER_DIR
+    if not adapters.exists():
+        return None
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        if not (adapters / name).is_file():
+            return f"{ADAPTER_DIR}/{name} is missing"
+    problem = check_safetensors(adapters / "adapter_model.safetensors")
+    return None if problem is None else f"{ADAPTER_DIR}/{problem}"
 
 
 def latest_checkpoint(run_dir: Path, *, verify: bool = False,

@@ -88,6 +88,7 @@ def load_model(path: str, cfg: Config, device: str) -> tuple[Any, Any]:
 
 def build_components(cfg: Config, log: Callable[[str], None] = print, model_dir: str | None = None) -> Components:
     """Model, tokenizer, chat format (checked for prefix preservation), policy and env factory for ``cfg``."""
+    from agentrl.lora import apply_lora, load_plan
     from agentrl.registry import make
     from policies import make as make_policy
 
@@ -100,7 +101,9 @@ def build_components(cfg: Config, log: Callable[[str], None] = print, model_dir:
     policy = make_policy(cfg.env.policy, env=probe_env, **cfg.env.policy_kwargs)
     probe_env.close()
     path = model_dir or resolve_model_dir(cfg, log)
-    model, tok = load_model(path, cfg, device)
+    base, adapters = load_plan(path, cfg.model.lora)  # a LoRA checkpoint: its base model + its adapters
+    model, tok = load_model(base, cfg, device)
+    model = apply_lora(model, cfg.model.lora, base_path=base, adapter_dir=adapters, seed=cfg.seed)
     fmt = ChatFormat(tok, chat_template=cfg.model.chat_template, template_kwargs=cfg.model.template_kwargs,
                      name=cfg.model.chat_template or path)
     return Components(cfg, model, tok, fmt, policy, env_factory, device, path)

@@ -19,7 +19,8 @@ def cache_arg(model: Any) -> str:
     name = _NAMES.get(cls)
     if name is None:
         try:
-            params = inspect.signature(model.forward).parameters  # follows the deprecation wrapper's __wrapped__
+            inner = model.get_base_model() if hasattr(cls, "get_base_model") else model  # peft (LoRA): the base's
+            params = inspect.signature(inner.forward).parameters  # follows the deprecation wrapper's __wrapped__
         except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
             params = {}
         name = _NAMES[cls] = "cache" if "cache" in params else "past_key_values"

@@ -368,10 +368,11 @@ class Trainer:
             if self.generator is not None:  # its own copy: loaded between two of its forward passes
                 self.generator.publish_local(self.c.model.state_dict(), self.step + 1)
             return
+        from agentrl.lora import save_model
         from agentrl.rollout.backends import BackendError
 
         path = self.run_dir / "weights_sync"
-        self.c.model.save_pretrained(path, safe_serialization=True)
+        save_model(self.c.model, path)  # with LoRA: the merged weights (agentrl/lora.py)
         self.c.tokenizer.save_pretrained(path)
         try:
             self.loop.run_until_complete(self.backend.update_weights(model_path=str(path.resolve())))

@@ -1,6 +1,6 @@
 """Runs one SC-GRPO learner step on a fixed batch in 1 process or N FSDP2 processes (gloo, CPU).
 
-``python tests/learner_fsdp_worker.py OUT WORLD_SIZE`` writes ``{"loss", "metrics", "params"}`` to OUT with
+``python tests/learner_fsdp_worker.py OUT WORLD_SIZE [lora]`` (``lora``: LoRA adapters, tests/test_lora.py) writes ``{"loss", "metrics", "params"}`` to OUT with
 torch.save. Rank r of N trains on groups r, r+N, ...; the result must match the single process.
 """
 
@@ -38,7 +38,7 @@ def build():
     return fmt, policy, model, groups
 
 
-def run(rank: int, world: int, out: str, port: int) -> None:
+def run(rank: int, world: int, out: str, port: int, lora: bool = False) -> None:
     if os.environ.get("LEARNER_DEBUG"):
         import faulthandler; faulthandler.dump_traceback_later(45, exit=True)
     from agentrl.config.schema import AlgoConfig
@@ -50,6 +50,11 @@ def run(rank: int, world: int, out: str, port: int) -> None:
         dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.set_num_threads(1)
     fmt, policy, model, groups = build()
+    if lora:
+        from agentrl.config.schema import LoraConfig
+        from agentrl.lora import apply_lora
+
+        model = apply_lora(model, LoraConfig(enabled=True, rank=4, alpha=8.0), seed=3)
     # one rollout per micro-batch, so that c (a micro-batch statistic) is the same however the batch is split
     cfg = AlgoConfig(name="sc_grpo", micro_batch_tokens=1, max_grad_norm=0.05)
     learner = Learner(model, fmt, policy, cfg, optimizer=lambda params: torch.optim.SGD(params, lr=1.0))
@@ -67,13 +72,13 @@ def run(rank: int, world: int, out: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    out, world = sys.argv[1], int(sys.argv[2])
+    out, world, lora = sys.argv[1], int(sys.argv[2]), sys.argv[3:] == ["lora"]
     if world == 1:
-        run(0, 1, out, 0)
+        run(0, 1, out, 0, lora)
     else:
         import socket
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        mp.spawn(run, args=(world, out, port), nprocs=world)
+        mp.spawn(run, args=(world, out, port, lora), nprocs=world)

@@ -199,6 +199,40 @@ def test_weight_sync_is_exact(server, model, tokenizer, tmp_path):
     assert worst(model) < 1e-4  # a failed sync leaves the server serving (resumed)
 
 
+def test_lora_sync_by_merged_weights_is_exact(server, model, tokenizer, tmp_path):
+    """model.lora: the trainer syncs the merged weights (agentrl.lora.save_model); the server then samples
+    the adapted model's log-probs exactly."""
+    import copy
+
+    from agentrl.config.schema import LoraConfig
+    from agentrl.lora import apply_lora, save_model
+
+    backend, _ = server
+    adapted = apply_lora(copy.deepcopy(model), LoraConfig(enabled=True, rank=4, alpha=8.0)).eval()
+    with torch.no_grad():  # trained-looking adapters (B starts at 0)
+        for n, p in adapted.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.2, generator=torch.Generator().manual_seed(len(n)))
+    save_model(adapted, tmp_path / "lora")
+    tokenizer.save_pretrained(tmp_path / "lora")
+    prompts, sp = [list(range(10, 50)), [4, 5, 6]], SamplingParams(max_new_tokens=16, seed=5)
+
+    def worst(m):
+        gens = [run(server, backend.generate(p, sp)) for p in prompts]
+        return max(max(abs(a - b) for a, b in zip(token_lps(forward_logprobs(m, p, g.ids), g.ids), g.logprobs))
+                   for p, g in zip(prompts, gens))
+    try:
+        run(server, backend.update_weights(model_path=str(tmp_path / "lora")))
+        after = worst(adapted)
+        print(f"after a LoRA (merged) sync: max |vLLM - adapted model| = {after:.2e}")
+        assert after < 1e-4
+        assert worst(model) > 1e-2  # the adapters changed the model
+    finally:
+        model.save_pretrained(tmp_path / "old")
+        tokenizer.save_pretrained(tmp_path / "old")
+        run(server, backend.update_weights(model_path=str(tmp_path / "old")))
+
+
 def test_a_crashed_server_is_reported_and_close_stops_every_process(server):
     """Last in the module: kill the API server; the next request says it exited; close() reaps the group."""
     backend, _ = server

@@ -80,6 +80,21 @@ class TinyModelConfig(Section):
                                                "train several RL seeds from one warm start")
 
 
+class LoraConfig(Section):
+    """LoRA adapters (peft) on the policy model: the optimizer trains the adapters only, the base stays frozen."""
+
+    enabled: bool = False
+    rank: int = Field(16, ge=1, description="the adapters' rank r")
+    alpha: float = Field(32.0, gt=0, description="scaling numerator: an adapter's update is (alpha / rank) B A x")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on the adapters' input in training "
+                                                             "forwards (0 keeps the PPO ratio exactly 1 on "
+                                                             "fresh data)")
+    target_modules: str | list[str] = Field(
+        "all-linear", description="the Linear layers that get adapters: 'all-linear' (every projection of the "
+                                  "attention and MLP blocks, not the output head) or a list of module names, "
+                                  "e.g. [q_proj, v_proj]")
+
+
 class ModelConfig(Section):
     """The policy model: any transformers causal LM (hub id or local directory) or the embedded ``tiny``."""
 
@@ -95,6 +110,7 @@ class ModelConfig(Section):
                             "with 'bf16' (fast where the CPU has AVX512-BF16 or AMX); 'off' for float32")
     cache_dir: str = "~/.cache/agentrl"
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
 
 
 class SCConfig(Section):

@@ -106,7 +106,7 @@ class Learner:
         else:
             factory = optimizer or (lambda params: torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas,
                                                                      weight_decay=cfg.weight_decay))
-            self.optimizer = factory(list(self.scorer.parameters()))
+            self.optimizer = factory([p for p in self.scorer.parameters() if p.requires_grad])  # LoRA: adapters
         self.autocast_dtype = autocast_dtype if self.device.type == "cuda" or cpu_autocast else None
         self.step_count = 0
         self.max_staleness: int | None = None  # async training: older turns get no gradient (offpolicy.py)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentrl.lora import save_model
 from agentrl.rollout.backends.base import BackendFatalError
 from agentrl.rollout.backends.vllm import VLLMBackend
 
@@ -215,7 +216,7 @@ def launch_vllm(model: Any, urls: list[str], *, tokenizer: Any = None, dtype: st
         if not hasattr(model, "save_pretrained"):
             raise ValueError(f"launch_vllm needs a checkpoint directory or a transformers model, got {type(model)}")
         tmpdir = tempfile.mkdtemp(prefix="agentrl-vllm-")
-        model.save_pretrained(tmpdir, safe_serialization=True)
+        save_model(model, tmpdir)  # with LoRA: the merged weights (agentrl/lora.py)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmpdir)
         if dtype is None:
