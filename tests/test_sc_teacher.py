@@ -186,3 +186,45 @@ def test_tau_never_exceeds_its_budget_even_when_the_task_alone_does(fmt, budget)
     assert tau.text.startswith("Task: The shelf number 0") and "[..." in tau.text  # the task's start, marked
     prompt = TeacherPrompt(fmt, policy, max_tokens=budget)
     assert prompt.tau(t).tokens <= budget and prompt.stats()["tau_cut"] == 1.0
+
+
+@pytest.mark.parametrize("scope", ["group", "solve_none"])
+def test_diversity_c_is_taken_over_what_its_name_says(fmt, monkeypatch, scope):
+    from agentrl.learner.advantages import percentile_c
+
+    policy = Policy(system_prompt="You are a helpful assistant.")
+    model = tiny_qwen3(len(fmt.tokenizer), hidden_size=32, num_layers=2, intermediate_size=64, seed=2,
+                       initializer_range=0.1)
+    v = len(fmt.tokenizer)
+    groups = [make_group(fmt, policy, "a", [1, 0, 1, 0, 0], seed=1, vocab=v),      # tau
+              make_group(fmt, policy, "b", [0, 0, 0, 0, 0], seed=2, vocab=v),      # solve-none
+              make_group(fmt, policy, "c", [0, 0, 0, 0], seed=3, vocab=v)]         # solve-none
+    used = []
+    real = learner_mod.diversity_advantages
+
+    def spy(d, ref_len, **kw):
+        used.append(kw["c"])
+        return real(d, ref_len, **kw)
+
+    monkeypatch.setattr(learner_mod, "diversity_advantages", spy)
+    cfg = AlgoConfig(name="sc_grpo", sc={"diversity_c": scope})
+    Learner(copy.deepcopy(model), fmt, policy, cfg).step(groups)
+    probe = Learner(copy.deepcopy(model), fmt, policy, cfg)
+    probe.step_count = 1
+    plans = probe.route(groups)[0]
+    d = {gp.route + str(i): d_direct(model, fmt, policy, gp.rollouts) for i, gp in enumerate(plans)}
+    p = cfg.sc.percentile
+    group_c = [percentile_c(d["solve_none1"], p, 1e-4), percentile_c(d["solve_none2"], p, 1e-4)]
+    solve_none_c = percentile_c(torch.cat([d["solve_none1"], d["solve_none2"]]), p, 1e-4)
+    all_c = percentile_c(torch.cat(list(d.values())), p, 1e-4)
+    assert len({round(c, 4) for c in (*group_c, solve_none_c, all_c)}) == 4  # the scopes are told apart
+    want = group_c if scope == "group" else [solve_none_c] * 2
+    assert used == pytest.approx(want, rel=1e-4)
+
+
+def test_diversity_c_names_its_choices():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'group' or 'solve_none'"):
+        AlgoConfig(name="sc_grpo", sc={"diversity_c": "batch"})
+    assert "solve-none" in AlgoConfig.model_fields["sc"].annotation.model_fields["diversity_c"].description

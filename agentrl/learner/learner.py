@@ -358,7 +358,7 @@ class Learner:
             return
         sc = self.cfg.sc
         batch_c = None
-        if sc.diversity_c == "batch":
+        if sc.diversity_c == "solve_none":  # c over every solve-none rollout of the step
             d = [_masked(scored[id(p)].kl, kept, p) for gp in sn for p in gp.rollouts
                  if not p.excluded and id(p) in scored]
             batch_c = percentile_c(torch.cat(d) if d else torch.zeros(0), sc.percentile, sc.c_min)
