@@ -115,8 +115,8 @@ def chunked_d(scorer, fmt, policy, trajs, refs, *, share, budget, chunk):
     return out, stats
 
 
-@pytest.mark.parametrize("share,budget,chunk", [(True, 10_000, 5), (True, 60, 3), (False, 10_000, 512),
-                                                (False, 60, 4)])
+@pytest.mark.parametrize("share,budget,chunk", [(True, 10_000, 5), (True, 60, 3), (True, 150, 7),
+                                                (False, 10_000, 512), (False, 60, 4)])
 def test_teacher_kl_with_shared_prefix_cache_equals_naive(model, fmt, share, budget, chunk):
     policy = Policy(system_prompt="You are a helpful assistant.")
     g = make_group(fmt, policy, "task-7", [1, 0, 1, 0, 0], seed=3, turns=3, gen_len=5, vocab=len(fmt.tokenizer))
@@ -125,8 +125,8 @@ def test_teacher_kl_with_shared_prefix_cache_equals_naive(model, fmt, share, bud
     scorer = TokenScorer(model)
     got, stats = chunked_d(scorer, fmt, policy, g, refs, share=share, budget=budget, chunk=chunk)
     assert stats["prefixes"] == 2
-    if share:
-        assert stats["forwards"] >= 2 + 2  # one prefix pass per τ, then the suffix batches
+    # the two τ render to teacher prefixes of different lengths: run together, the shorter one is padded
+    assert len(teacher_input_ids(fmt, policy, g[0], g[2])) != len(teacher_input_ids(fmt, policy, g[0], g[0]))
     for t, r, (kl, logp) in zip(g, refs, got):
         want_kl, want_logp = naive_d(model, fmt, policy, t, r)
         assert kl.shape == want_kl.shape and torch.allclose(kl, want_kl, atol=1e-5), (kl - want_kl).abs().max()

@@ -96,8 +96,13 @@ def test_a_long_tau_keeps_the_task_and_the_last_turns_and_marks_the_cut(fmt):
     assert lines[-1] == "Step 12 observation: 12 is wrong; the number is higher."
     assert "Step 1 reply" not in cut.text
     # even a budget below one turn keeps the task and the end of the last reply
-    tiny = render_tau(fmt, policy, t, max_tokens=len(fmt.encode(f"Task: {t.first_observation}")) + 14)
-    assert tiny.text.startswith("Task: I am thinking") and "omitted" in tiny.text and tiny.cut
+    last = policy.render_reference(t.first_observation, [("...", t.turns[-1].observation)], omitted=11)
+    budget = len(fmt.encode(last)) + 3
+    tiny = render_tau(fmt, policy, t, max_tokens=budget)
+    assert tiny.text.startswith("Task: I am thinking") and "11 earlier steps omitted" in tiny.text and tiny.cut
+    reply = next(x for x in tiny.text.splitlines() if x.startswith("Step 12 reply: ..."))
+    tail = reply.removeprefix("Step 12 reply: ...")
+    assert tail and "I guess guess[12]".endswith(tail) and tiny.tokens <= budget  # the end of the last reply
     prompt = TeacherPrompt(fmt, policy, max_tokens=full.tokens // 2)
     prompt.system_ids(t)
     assert prompt.stats()["tau_cut"] == 1.0 and 0 < prompt.stats()["tau_cut_tokens"] < 1
@@ -164,3 +169,62 @@ def test_c_over_the_step_makes_the_update_independent_of_micro_batching(fmt, sco
         assert rel < 1e-4 and m_small["sc/c_mean"] == pytest.approx(m_big["sc/c_mean"], rel=1e-5)
     else:  # the paper's rule: c per micro-batch, so splitting the batch changes the update
         assert rel > 1e-3 and m_small["sc/c_mean"] != pytest.approx(m_big["sc/c_mean"], rel=1e-3)
+
+
+@pytest.mark.parametrize("budget", [60, 30, 16])
+def test_tau_never_exceeds_its_budget_even_when_the_task_alone_does(fmt, budget):
+    policy = Policy()
+    task = " ".join(f"The shelf number {k} holds a red box and a blue jar." for k in range(8))
+    t = Trajectory.start(fmt, "long", task, system=policy.system())
+    ids = fmt.encode("I guess guess[3] because the boxes are red.")
+    turn = t.add_generation(ids, [0.0] * len(ids))
+    turn.action, turn.observation = "guess[3]", "3 is wrong; the number is higher."
+    t.close_turn(fmt)
+    assert len(fmt.encode(f"Task: {task}")) > 60  # the task alone is over every budget here
+    tau = render_tau(fmt, policy, t, max_tokens=budget)
+    assert tau.cut and tau.tokens <= budget and len(fmt.encode(tau.text)) == tau.tokens
+    assert tau.text.startswith("Task: The shelf number 0") and "[..." in tau.text  # the task's start, marked
+    prompt = TeacherPrompt(fmt, policy, max_tokens=budget)
+    assert prompt.tau(t).tokens <= budget and prompt.stats()["tau_cut"] == 1.0
+
+
+@pytest.mark.parametrize("scope", ["group", "solve_none"])
+def test_diversity_c_is_taken_over_what_its_name_says(fmt, monkeypatch, scope):
+    from agentrl.learner.advantages import percentile_c
+
+    policy = Policy(system_prompt="You are a helpful assistant.")
+    model = tiny_qwen3(len(fmt.tokenizer), hidden_size=32, num_layers=2, intermediate_size=64, seed=2,
+                       initializer_range=0.1)
+    v = len(fmt.tokenizer)
+    groups = [make_group(fmt, policy, "a", [1, 0, 1, 0, 0], seed=1, vocab=v),      # tau
+              make_group(fmt, policy, "b", [0, 0, 0, 0, 0], seed=2, vocab=v),      # solve-none
+              make_group(fmt, policy, "c", [0, 0, 0, 0], seed=3, vocab=v)]         # solve-none
+    used = []
+    real = learner_mod.diversity_advantages
+
+    def spy(d, ref_len, **kw):
+        used.append(kw["c"])
+        return real(d, ref_len, **kw)
+
+    monkeypatch.setattr(learner_mod, "diversity_advantages", spy)
+    cfg = AlgoConfig(name="sc_grpo", sc={"diversity_c": scope})
+    Learner(copy.deepcopy(model), fmt, policy, cfg).step(groups)
+    probe = Learner(copy.deepcopy(model), fmt, policy, cfg)
+    probe.step_count = 1
+    plans = probe.route(groups)[0]
+    d = {gp.route + str(i): d_direct(model, fmt, policy, gp.rollouts) for i, gp in enumerate(plans)}
+    p = cfg.sc.percentile
+    group_c = [percentile_c(d["solve_none1"], p, 1e-4), percentile_c(d["solve_none2"], p, 1e-4)]
+    solve_none_c = percentile_c(torch.cat([d["solve_none1"], d["solve_none2"]]), p, 1e-4)
+    all_c = percentile_c(torch.cat(list(d.values())), p, 1e-4)
+    assert len({round(c, 4) for c in (*group_c, solve_none_c, all_c)}) == 4  # the scopes are told apart
+    want = group_c if scope == "group" else [solve_none_c] * 2
+    assert used == pytest.approx(want, rel=1e-4)
+
+
+def test_diversity_c_names_its_choices():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'group' or 'solve_none'"):
+        AlgoConfig(name="sc_grpo", sc={"diversity_c": "batch"})
+    assert "solve-none" in AlgoConfig.model_fields["sc"].annotation.model_fields["diversity_c"].description

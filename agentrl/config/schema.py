@@ -138,8 +138,9 @@ class SCConfig(Section):
                                    "micro_batch_tokens; costs a no-gradient pass first)")
     chunk_tokens: int = Field(512, ge=1, description="tokens per chunk when projecting to the vocabulary")
     share_prefix_cache: bool = True
-    diversity_c: Literal["group", "batch"] = Field(
-        "group", description="solve-none: c of f(D) in s_i from the group's D (paper silent) or the batch's")
+    diversity_c: Literal["group", "solve_none"] = Field(
+        "group", description="solve-none: c of f(D) in s_i = P<percentile> of the D of the group's own rollouts "
+                             "(paper silent) or of all the step's solve-none rollouts (this rank's)")
 
 
 class AlgoConfig(Section):

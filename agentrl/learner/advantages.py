@@ -167,18 +167,21 @@ def f_weight(d: torch.Tensor, c: float) -> torch.Tensor:
 
 
 def diversity_advantages(d_per_rollout: list[torch.Tensor], reference_len: int, *, alpha: float, c: float,
-                         eps: float = 1e-6, unbiased: bool = True) -> list[float]:
+                         eps: float = 1e-6, unbiased: bool = True,
+                         keep: list[torch.Tensor] | None = None) -> list[float]:
     """The solve-none pseudo-advantages α·Â_div for the non-reference rollouts of a group.
 
     ``d_per_rollout[i]`` holds D over rollout i's agent tokens (in order); s_i is the mean of f(D) over its
-    first L_i = min(|o_i|, |o_r|) agent tokens and Â_div normalises s over the group. A rollout with no agent
-    token (L_i = 0) gets 0 and stays out of the mean/std.
+    first L_i = min(|o_i|, |o_r|) agent tokens and Â_div normalises s over the group. ``keep[i]`` (bool, one
+    per agent token; async training) leaves tokens dropped for staleness out of that mean. A rollout with no
+    (kept) token among its first L_i gets 0 and stays out of the mean/std.
     """
     scores, idx = [], []
     for i, d in enumerate(d_per_rollout):
         n = min(int(d.numel()), reference_len)
-        if n > 0:
-            scores.append(float(f_weight(d[:n].double(), c).mean()))
+        d = d[:n] if keep is None else d[:n][keep[i][:n].to(d.device)]
+        if d.numel() > 0:
+            scores.append(float(f_weight(d.double(), c).mean()))
             idx.append(i)
     out = [0.0] * len(d_per_rollout)
     for i, a in zip(idx, normalize(scores, eps, unbiased)):

@@ -40,6 +40,11 @@ from agentrl.trajectory import Trajectory
 from policies.base import Policy
 
 
+def _masked(d: torch.Tensor, kept: dict[int, torch.Tensor] | None, plan: RolloutPlan) -> torch.Tensor:
+    """``d`` (one value per agent token of ``plan``) without the tokens async training dropped."""
+    return d if kept is None else d[kept[id(plan)].to(d.device)]
+
+
 def _quantiles(x: torch.Tensor, qs: Sequence[float]) -> list[float]:
     if x.numel() == 0:
         return [0.0] * len(qs)
@@ -305,15 +310,16 @@ class Learner:
             need = [p for p in rollouts if not p.excluded]
         need = [p for p in need if p.traj.num_agent_tokens > 0]
         scored = self._score(need, teacher) if (self.sc or cfg.updates_per_batch > 1) else {}
-        self._solve_none_advantages(plans, scored)
+        kept = self._kept(rollouts)
+        self._solve_none_advantages(plans, scored, kept)
         old = {k: s.logp for k, s in scored.items()} if cfg.updates_per_batch > 1 else None
         # D known before the update: every self-conditioned rollout's when fixed, else the solve-none ones' (their
         # no-gradient pass ran on the update's weights), so the update projects no teacher for those rows
         d_known = {id(p): scored[id(p)].kl for p in sc_plans if id(p) in scored}
         step_c = None
         if self.sc and cfg.sc.c_scope == "step":
-            d_step = dist_utils.all_gather_cat(torch.cat([d_known[id(p)] for p in sc_plans]).cpu()
-                                               if sc_plans else torch.zeros(0))
+            d_step = dist_utils.all_gather_cat(torch.cat([_masked(d_known[id(p)].cpu(), kept, p)
+                                                          for p in sc_plans]) if sc_plans else torch.zeros(0))
             step_c = percentile_c(d_step, cfg.sc.percentile, cfg.sc.c_min)
         m["time/score_s"] = time.perf_counter() - t0
 
@@ -324,7 +330,7 @@ class Learner:
         acc = Counter()
         d_all, w_all, cs = [], [], []
         for part in parts:
-            self._update(part, teacher, old, acc, d_all, w_all, cs, d_known, step_c)
+            self._update(part, teacher, old, acc, d_all, w_all, cs, d_known, step_c, kept)
         m["time/update_s"] = time.perf_counter() - t0
         tok = max(acc["tokens"], 1.0)
         m.update({"loss": acc["loss"], "grad_norm": acc["grad_norm"] / u, "pg_clipfrac": acc["clipped"] / tok,
@@ -340,35 +346,52 @@ class Learner:
         m["time/step_s"] = time.perf_counter() - t_start
         return m
 
-    def _solve_none_advantages(self, plans: list[GroupPlan], scored: dict[int, TokenScores]) -> None:
+    def _kept(self, rollouts: Sequence[RolloutPlan]) -> dict[int, torch.Tensor] | None:
+        """Async training: per rollout plan, which agent tokens stay (bool, CPU) after dropping those sampled
+        more than ``max_staleness`` versions before this step's weights (version ``step_count - 1``); ``None``
+        when no bound is set. Dropped tokens count nowhere: not in c, s_i or the loss's denominators."""
+        if self.max_staleness is None:
+            return None
+        return {id(p): stale_keep([p], self.step_count - 1, self.max_staleness).bool() for p in rollouts}
+
+    def _solve_none_advantages(self, plans: list[GroupPlan], scored: dict[int, TokenScores],
+                               kept: dict[int, torch.Tensor] | None = None) -> None:
         sn = [gp for gp in plans if gp.route == "solve_none"]
         if not sn:
             return
         sc = self.cfg.sc
         batch_c = None
-        if sc.diversity_c == "batch":
-            d = [scored[id(p)].kl for gp in sn for p in gp.rollouts if not p.excluded and id(p) in scored]
+        if sc.diversity_c == "solve_none":  # c over every solve-none rollout of the step
+            d = [_masked(scored[id(p)].kl, kept, p) for gp in sn for p in gp.rollouts
+                 if not p.excluded and id(p) in scored]
             batch_c = percentile_c(torch.cat(d) if d else torch.zeros(0), sc.percentile, sc.c_min)
         for gp in sn:
             others = [p for p in gp.rollouts if not p.excluded]
             d = [scored[id(p)].kl if id(p) in scored else torch.zeros(0) for p in others]
-            c = batch_c if batch_c is not None else percentile_c(torch.cat(d), sc.percentile, sc.c_min)
+            keep = None if kept is None else [kept[id(p)] if id(p) in scored else torch.zeros(0, dtype=torch.bool)
+                                              for p in others]
+            c = batch_c if batch_c is not None else percentile_c(
+                torch.cat([_masked(x, kept, p) for x, p in zip(d, others)]), sc.percentile, sc.c_min)
             ref_len = gp.rollouts[gp.reference_index].traj.num_agent_tokens
             for p, a in zip(others, diversity_advantages(d, ref_len, alpha=sc.alpha, c=c, eps=self.cfg.adv_eps,
-                                                         unbiased=self.cfg.adv_std_unbiased)):
+                                                         unbiased=self.cfg.adv_std_unbiased, keep=keep)):
                 p.advantage = a
 
     def _update(self, part: list[RolloutPlan], teacher: dict[int, torch.Tensor],
                 old: dict[int, torch.Tensor] | None, acc: Counter, d_all: list, w_all: list, cs: list,
-                d_known: dict[int, torch.Tensor] | None = None, step_c: float | None = None) -> None:
+                d_known: dict[int, torch.Tensor] | None = None, step_c: float | None = None,
+                kept: dict[int, torch.Tensor] | None = None) -> None:
         """One optimizer step on the rollouts ``part`` (micro-batched, gradients accumulated).
 
         ``d_known`` holds D of the self-conditioned rollouts whose D was taken before the updates (the forward
         computes no KL for them; the others' D comes from the forward, outside autograd); ``step_c`` is c over
-        the whole step (``sc.c_scope=step``)."""
+        the whole step (``sc.c_scope=step``); ``kept`` the tokens async training keeps (:meth:`_kept`): the
+        others are out of c and of the denominators (a rollout with none left is not counted in S)."""
         cfg, ws = self.cfg, dist_utils.world_size()
+        counts = {id(p): (p.traj.num_agent_tokens if kept is None else int(kept[id(p)].sum())) for p in part}
+        gone = sum(1 for p in part if p.traj.num_agent_tokens and not counts[id(p)])  # all its tokens dropped
         num_seqs, num_tokens = dist_utils.all_sum(
-            [float(len(part)), float(sum(p.traj.num_agent_tokens for p in part))], self.device)
+            [float(len(part) - gone), float(sum(counts.values()))], self.device)
         # rollouts whose loss is exactly 0 are not run: the reference o_r, and plain ones with advantage 0
         train = [p for p in part if p.traj.num_agent_tokens > 0 and not p.excluded and (p.sc or p.advantage != 0)]
         batches = pack_by_tokens([len(p.traj.token_ids) for p in train], cfg.micro_batch_tokens)
@@ -382,7 +405,8 @@ class Learner:
             kl = self._known_kl(mb, lengths, s.kl, d_known)
             adv = torch.cat([torch.full((n,), p.advantage) for p, n in zip(mb, lengths)]).to(self.device)
             active = torch.cat([torch.full((n,), p.sc, dtype=torch.bool) for p, n in zip(mb, lengths)])
-            active = active.to(self.device)
+            keep = torch.cat([kept[id(p)] for p in mb]).to(self.device) if kept is not None else None
+            active = active.to(self.device) if keep is None else active.to(self.device) & keep
             weights = torch.ones_like(kl)
             if active.any():
                 if step_c is not None:
@@ -400,10 +424,10 @@ class Learner:
                 rollout_lp = torch.tensor([p.traj.logprobs[t] for p in mb for t in agent_positions(p.traj)],
                                           dtype=torch.float32, device=self.device)
                 tis = truncated_is(old_logp, rollout_lp, cfg.tis_cap)
-            keep = stale_keep(mb, self.step_count - 1, self.max_staleness, self.device)
-            if keep is not None:  # the weights are version step_count - 1 during this step
-                tis = keep if tis is None else tis * keep
-            scale = row_scales(lengths, cfg.loss_agg, int(num_seqs), int(num_tokens), self.device)
+            if keep is not None:  # dropped tokens: no gradient
+                tis = keep.float() if tis is None else tis * keep
+            scale = row_scales(lengths, cfg.loss_agg, int(num_seqs), int(num_tokens), self.device,
+                               counts=[counts[id(p)] for p in mb])
             out = policy_loss(s.logp, old_logp, adv, weights, clip_low=cfg.clip_low, clip_high=cfg.clip_high,
                               row_scale=scale, tis=tis)
             (out.loss * ws).backward()

@@ -134,7 +134,8 @@ class TokenScorer(nn.Module):
     ``forward(input_ids, rows=...)`` returns the final hidden states at the flat positions ``rows`` of the
     ``[B, T]`` batch (and the KV cache when ``use_cache``); with ``targets`` it returns :class:`TokenScores`
     of those rows instead. Batches are right-padded and need no attention mask: causal attention never lets a
-    real token see the padding after it. Scores are taken at the sampling ``temperature``.
+    real token see the padding after it (the teacher's suffix batches pass one, with ``position_ids``, to mask
+    the padding inside a shared KV cache). Scores are taken at the sampling ``temperature``.
     """
 
     def __init__(self, model: nn.Module, chunk_tokens: int = 512, temperature: float = 1.0):
@@ -148,9 +149,12 @@ class TokenScorer(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, rows: torch.Tensor, *, targets: torch.Tensor | None = None,
                 teacher_hidden: torch.Tensor | None = None, teacher_rows: torch.Tensor | None = None,
-                past_key_values: Any = None, use_cache: bool = False) -> Any:
+                past_key_values: Any = None, use_cache: bool = False, attention_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> Any:
         decoder, head = lm_parts(self.model)
-        out = decoder(input_ids=input_ids, use_cache=use_cache, **cache_kwargs(decoder, past_key_values))
+        extra = {k: v for k, v in (("attention_mask", attention_mask), ("position_ids", position_ids))
+                 if v is not None}
+        out = decoder(input_ids=input_ids, use_cache=use_cache, **cache_kwargs(decoder, past_key_values), **extra)
         hidden = out.last_hidden_state.flatten(0, 1)[rows]
         if targets is None:
             return (hidden, output_cache(out)) if use_cache else hidden

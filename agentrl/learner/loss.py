@@ -61,12 +61,19 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
 
 
 def row_scales(lengths: list[int], mode: str, num_seqs: int, num_tokens: int,
-               device: torch.device | None = None) -> torch.Tensor:
-    """Per-row aggregation factors for rollouts with ``lengths`` agent tokens, in row order."""
+               device: torch.device | None = None, counts: list[int] | None = None) -> torch.Tensor:
+    """Per-row aggregation factors for rollouts with ``lengths`` agent tokens, in row order.
+
+    ``counts[i]`` is rollout i's |o_i| in ``seq-mean-token-mean`` when it differs from its length (async
+    training: the tokens kept after the staleness drop); a rollout with count 0 gets factor 0.
+    """
+    counts = lengths if counts is None else counts
     if mode == "seq-mean-token-mean":
-        parts = [torch.full((n,), 1.0 / (num_seqs * n), dtype=torch.float32) for n in lengths if n]
+        parts = [torch.full((n,), 1.0 / (num_seqs * k) if k else 0.0, dtype=torch.float32)
+                 for n, k in zip(lengths, counts) if n]
     elif mode == "token-mean":
-        parts = [torch.full((n,), 1.0 / num_tokens, dtype=torch.float32) for n in lengths if n]
+        parts = [torch.full((n,), 1.0 / num_tokens if k else 0.0, dtype=torch.float32)
+                 for n, k in zip(lengths, counts) if n]
     else:
         raise ValueError(f"unknown loss aggregation {mode!r}; accepted: 'seq-mean-token-mean', 'token-mean'")
     out = torch.cat(parts) if parts else torch.zeros(0)

@@ -4,7 +4,8 @@
 reasoning, ``<think>`` blocks and code included, special tokens dropped -- and interleaves the observations
 the env returned. ``"actions"`` shows only the parsed actions (an ablation). A τ longer than ``max_tokens``
 keeps the task and the last turns: the earliest turns are dropped, and a marker says how many; if the last
-turn alone is still too long, its reply keeps only its end.
+turn alone is still too long, its reply keeps only its end; if the task alone is, the task keeps only its start
+(marked ``[...]``). A rendered τ is never over ``max_tokens``.
 
 The layout of the text is the policy's (:meth:`policies.Policy.render_reference`); this module picks what
 goes into it and enforces the token budget.
@@ -76,20 +77,40 @@ def render_tau(fmt: ChatFormat, policy: Policy, traj: Trajectory, *, mode: TauRe
     reply, obs = steps[-1] if steps else ("", None)
     ids = fmt.tokenizer.encode(reply, add_special_tokens=False)
     for observation in (obs, None):
-        lo, hi = 0, len(ids)  # the largest tail of the reply that fits
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            tail = "..." + fmt.tokenizer.decode(ids[len(ids) - mid:], skip_special_tokens=True)
-            if size(policy.render_reference(task, [(tail, observation)], omitted=k)) <= max_tokens:
-                lo = mid
-            else:
-                hi = mid - 1
-        tail = "..." + fmt.tokenizer.decode(ids[len(ids) - lo:], skip_special_tokens=True) if lo else "..."
-        text = policy.render_reference(task, [(tail, observation)], omitted=k)
-        n = size(text)
-        if n <= max_tokens or observation is None:
-            return RenderedTau(text, n, full)
-    raise AssertionError("unreachable")
+        n = _largest(len(ids), lambda m: size(policy.render_reference(task, [(_tail(fmt, ids, m), observation)],
+                                                                      omitted=k)) <= max_tokens)
+        text = policy.render_reference(task, [(_tail(fmt, ids, n), observation)], omitted=k)
+        size_n = size(text)
+        if size_n <= max_tokens:
+            return RenderedTau(text, size_n, full)
+    # even the task with an empty reply is over the budget: the start of that text (the task's), marked
+    ids = fmt.encode(policy.render_reference(task, [("...", None)], omitted=k))
+    text = _head(fmt, ids, _largest(len(ids), lambda m: size(_head(fmt, ids, m)) <= max_tokens))
+    return RenderedTau(text, size(text), full)
+
+
+def _tail(fmt: ChatFormat, ids: list[int], m: int) -> str:
+    """``...`` and the last ``m`` tokens of ``ids`` as text."""
+    return "..." + fmt.tokenizer.decode(ids[len(ids) - m:], skip_special_tokens=True) if m else "..."
+
+
+def _head(fmt: ChatFormat, ids: list[int], m: int) -> str:
+    """The first ``m`` tokens of ``ids`` as text and ``[...]``."""
+    return fmt.tokenizer.decode(ids[:m], skip_special_tokens=True).rstrip() + " [...]" if m else "[...]"
+
+
+def _largest(hi: int, fits) -> int:
+    """The largest ``m`` in ``0..hi`` with ``fits(m)`` (assumed monotone; 0 when none fits, checked last)."""
+    lo = 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    while lo > 0 and not fits(lo):  # re-encoding a cut text may not be monotone: step down until it fits
+        lo -= 1
+    return lo
 
 
 def teacher_policy(policy: Policy, sc: object) -> Policy:
