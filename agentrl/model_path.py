@@ -10,7 +10,8 @@ from agentrl.errors import UserError
 
 #: first path components that are always local: agentrl's own run and output directories
 LOCAL_ROOTS = ("runs", "outputs", "checkpoints")
-ACCEPTED = "a transformers model directory (holding config.json), a hub id such as Qwen/Qwen3-0.6B, or tiny"
+ACCEPTED = ("a transformers model directory (holding config.json), a .gguf file, a hub id such as "
+            "Qwen/Qwen3-0.6B, tiny, or a packaged model (smollm2)")
 
 
 def looks_local(path: str) -> bool:
@@ -31,9 +32,13 @@ def looks_local(path: str) -> bool:
 def check_local_model(path: str, key: str = "model") -> None:
     """Raise :class:`UserError` (one line naming ``key=path`` and what is accepted) when ``path`` is path-like
     (:func:`looks_local`) but not a transformers model directory; a hub id or ``tiny`` passes untouched."""
-    if path == "tiny" or not looks_local(path):
+    from agentrl.pretrained import PACKAGED
+
+    if path == "tiny" or path in PACKAGED or not looks_local(path):
         return
     local = Path(path).expanduser()
+    if local.is_file() and local.suffix.lower() == ".gguf":
+        return  # converted by agentrl.pretrained
     if local.is_dir():
         if not (local / "config.json").is_file():
             raise UserError(f"{key}={path!r} is a directory but not a transformers model (no config.json); "
