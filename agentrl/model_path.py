@@ -4,12 +4,14 @@ the Hugging Face hub (where ``runs/my-run`` looks like a repo id and costs a min
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from agentrl.errors import UserError
 
 #: first path components that are always local: agentrl's own run and output directories
 LOCAL_ROOTS = ("runs", "outputs", "checkpoints")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # what a Hugging Face repo id can look like
 ACCEPTED = ("a transformers model directory (holding config.json), a .gguf file, a hub id such as "
             "Qwen/Qwen3-0.6B, tiny, or a packaged model (smollm2)")
 
@@ -17,11 +19,11 @@ ACCEPTED = ("a transformers model directory (holding config.json), a .gguf file,
 def looks_local(path: str) -> bool:
     """True for a path-like model argument: it starts with ``/``, ``./``, ``../``, ``~`` or ``.``, or it has a
     path separator and either exists, names a local run/output directory (``runs/...``) or its first
-    component is a local directory."""
+    component is a local directory; or it cannot be a hub id at all (``my model``)."""
     p = path.strip()
     if not p:
         return False
-    if p.startswith(("/", "~", ".")) or (os.sep != "/" and os.sep in p):
+    if p.startswith(("/", "~", ".")) or (os.sep != "/" and os.sep in p) or not _HUB_ID.match(p):
         return True
     if "/" not in p:
         return Path(p).exists()

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from agentrl.errors import UserError
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
 
 def check_model_path(path: str) -> None:
     """``model.path`` must be ``tiny``, a packaged model (``smollm2``), a ``.gguf`` file, a transformers model
-    directory (with ``config.json``) or a hub id.
+    directory (with ``config.json``) or a hub id; a path-like one that is none of these fails in one line
+    (:func:`agentrl.model_path.check_local_model`, the one home of that check)."""
+    from agentrl.model_path import check_local_model
 
-    Raises :class:`UserError` naming the path when it is a missing local path, a file, or a directory that
-    holds no ``config.json``.
-    """
-    from agentrl.pretrained import PACKAGED
-
-    if path == "tiny" or path in PACKAGED:
-        return
-    local = Path(path).expanduser()
-    accepted = ("a transformers model directory (holding config.json), a .gguf file, a hub id such as "
-                f"Qwen/Qwen3-0.6B, tiny, or a packaged model ({', '.join(sorted(PACKAGED))})")
-    if local.is_file() and local.suffix.lower() == ".gguf":
-        return
-    if local.is_dir():
-        if not (local / "config.json").is_file():
-            raise UserError(f"model.path={path!r} is a directory but not a transformers model (no config.json); "
-                            f"accepted: {accepted}")
-        return
-    if local.exists():
-        raise UserError(f"model.path={path!r} is a file, not a model directory; accepted: {accepted}")
-    looks_local = path.startswith(("/", "./", "../", "~", ".")) or not _HUB_ID.match(path)
-    if looks_local:
-        raise UserError(f"model.path={path!r} does not exist; accepted: {accepted}")
+    check_local_model(path, "model.path")
 
 
 def hub_load_error(path: str, error: OSError) -> UserError | None:

@@ -180,10 +180,7 @@ class Trainer:
             self.backend = make_backend(cfg.rollout)
             self.loop.run_until_complete(check_servers(self.backend))
         if ckpt is None:
-            from agentrl.model_path import check_local_model
-
-            check_model_path(cfg.model.path)
-            check_local_model(cfg.model.path, "model.path")  # a missing local path: one line, before any output
+            check_model_path(cfg.model.path)  # a missing local path: one line, before any output
         from agentrl.threads import apply_threads, wait_policy
 
         threads, why = apply_threads(cfg.trainer.threads)  # before the warm start, the learner, local rollouts

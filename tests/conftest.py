@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,13 @@ _CORPUS = [
     "<think>\nLet me reason about it carefully.\n</think>\n\nThe result is 42.",
     "apis.supervisor.complete_task(answer='done') Execution successful. Traceback (most recent call last):",
 ]
+
+
+def reap(proc: subprocess.Popen) -> None:
+    """Kill a test's process group with SIGKILL if it is still running, and collect its output (cleanup)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
 
 
 def template_text(name: str) -> str:

@@ -24,9 +24,10 @@ from agentrl.rollout.backends.sglang import SGLangBackend
 from agentrl.rollout.engine import RolloutEngine
 from agentrl.serve import start_server
 from envs.guess import GuessNumberEnv
+from tests.conftest import reap
 from tests.learner_fixtures import record_learner_steps
-from tests.test_trainer import _overrides as trainer_overrides
 from tests.learner_utils import make_group
+from tests.test_trainer import _overrides as trainer_overrides
 
 
 @pytest.fixture(scope="module")
@@ -294,9 +295,7 @@ def test_sigterm_stops_an_async_run_saved_and_resumable(tiny_cache, tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         _, err = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        reap(proc)
     assert proc.returncode == 130, err
     saved = int(latest_checkpoint(run_dir).name.split("_")[1])
     assert saved == max(r["step"] for r in _rows(run_dir))

@@ -4,18 +4,17 @@ from the adapted model, and a LoRA run that resumes exactly."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
-import agentrl
+from tests.test_trainer import _overrides as trainer_overrides, assert_resume_reproduces
 from agentrl.checkpoint import check_checkpoint, latest_checkpoint
 from agentrl.config.schema import AlgoConfig, LoraConfig
 from agentrl.learner import Learner
 from agentrl.learner.logprobs import TokenScorer, lm_parts
-from agentrl.lora import ADAPTER_DIR, apply_lora, is_lora, load_plan, merged_copy, save_model
+from agentrl.lora import ADAPTER_DIR, apply_lora, is_lora, load_plan, save_model
 from agentrl.models import tiny_qwen3
 from agentrl.rollout.backends import SamplingParams
 from agentrl.rollout.backends.local import LocalBackend
@@ -157,17 +156,12 @@ def tiny_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("agentrl-cache")
 
 
+LORA_RUN = ("model.lora.enabled=true", "model.lora.rank=4", "algo.lr=1e-3")
+
+
 def _overrides(cache: Path, out: Path, *extra: str) -> list[str]:
-    return ["env=guess", "env.kwargs.high=16", "env.kwargs.max_turns=4", f"model.cache_dir={cache}",
-            "model.tiny.sft_episodes=40", "model.tiny.sft_epochs=1", "model.tiny.hidden_size=64",
-            "model.tiny.num_layers=2", "model.tiny.intermediate_size=128", "model.tiny.vocab_size=512",
-            "rollout.max_new_tokens=8", "trainer.tasks_per_step=2", "algo.group_size=4", "trainer.eval_tasks=4",
-            "trainer.log.progress=false", f"trainer.output_dir={out}", "model.lora.enabled=true",
-            "model.lora.rank=4", "algo.lr=1e-3", *extra]
-
-
-def _rows(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    """test_trainer's small guess run, with LoRA on."""
+    return trainer_overrides(cache, out, *LORA_RUN, *extra)
 
 
 def test_a_lora_run_resumes_exactly_and_its_checkpoint_loads_as_a_plain_model(tiny_cache, tmp_path):
@@ -176,17 +170,7 @@ def test_a_lora_run_resumes_exactly_and_its_checkpoint_loads_as_a_plain_model(ti
     from agentrl.components import build_components
     from agentrl.config import load_config
 
-    full = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=4", "trainer.save_every=2",
-                                    "trainer.eval_every=0", "run_name=full"))
-    part = _overrides(tiny_cache, tmp_path, "trainer.save_every=2", "trainer.eval_every=0", "run_name=part")
-    agentrl.train(part + ["trainer.steps=2"])
-    resumed = agentrl.train(part + ["trainer.steps=4", "trainer.resume=true"])
-    a, b = _rows(full), _rows(resumed)
-    assert [r["step"] for r in b] == [1, 2, 3, 4]
-    for ra, rb in zip(a, b):
-        assert ra["agent_tokens"] == rb["agent_tokens"] and ra["reward"] == rb["reward"]
-        for key in ("loss", "grad_norm", "entropy"):
-            assert rb[key] == pytest.approx(ra[key], rel=1e-4, abs=1e-6), (ra["step"], key)
+    full = assert_resume_reproduces(tiny_cache, tmp_path, *LORA_RUN)
     ckpt = latest_checkpoint(full)
     assert ckpt is not None and (ckpt / ADAPTER_DIR / "adapter_config.json").is_file()
     base, adapters = load_plan(str(ckpt), LORA)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agentrl.checkpoint import latest_checkpoint
+from tests.conftest import reap
 from tests.test_trainer import _overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +66,7 @@ def test_a_stop_signal_aborts_the_rollout_in_flight_and_saves_the_last_step(tmp_
         at_signal = _decodes(counts)
         out, err = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        reap(proc)
     assert proc.returncode == 130, err
     # the generation stopped within a decode step or two of the signal: the rollout was not run to its end
     assert _decodes(counts) - at_signal <= 2, (at_signal, _decodes(counts))

@@ -56,10 +56,12 @@ def test_each_algorithm_runs_end_to_end(tiny_cache, tmp_path, algo):
     assert f"algo:\n  name: {algo}\n" in (run_dir / "config.yaml").read_text()
 
 
-def test_resume_reproduces_an_uninterrupted_run(tiny_cache, tmp_path):
-    full = agentrl.train(_overrides(tiny_cache, tmp_path, "trainer.steps=4", "trainer.save_every=2",
+def assert_resume_reproduces(cache: Path, out: Path, *extra: str) -> Path:
+    """Train 4 steps in one go and 2 + 2 resumed (same overrides ``extra``); the resumed run's metrics must
+    equal the uninterrupted run's. Returns the uninterrupted run's directory."""
+    full = agentrl.train(_overrides(cache, out, *extra, "trainer.steps=4", "trainer.save_every=2",
                                     "trainer.eval_every=0", "run_name=full"))
-    part = _overrides(tiny_cache, tmp_path, "trainer.save_every=2", "trainer.eval_every=0", "run_name=part")
+    part = _overrides(cache, out, *extra, "trainer.save_every=2", "trainer.eval_every=0", "run_name=part")
     agentrl.train(part + ["trainer.steps=2"])
     resumed = agentrl.train(part + ["trainer.steps=4", "trainer.resume=true"])
     a, b = _rows(full), _rows(resumed)
@@ -68,6 +70,11 @@ def test_resume_reproduces_an_uninterrupted_run(tiny_cache, tmp_path):
         assert ra["agent_tokens"] == rb["agent_tokens"] and ra["reward"] == rb["reward"]
         for key in ("loss", "grad_norm", "entropy"):
             assert rb[key] == pytest.approx(ra[key], rel=1e-4, abs=1e-6), (ra["step"], key)
+    return full
+
+
+def test_resume_reproduces_an_uninterrupted_run(tiny_cache, tmp_path):
+    assert_resume_reproduces(tiny_cache, tmp_path)
 
 
 def _printed(text: str, after: str, before: str | None = None) -> str:
